@@ -1,0 +1,175 @@
+"""Where answers are kept so the same request is never paid for twice.
+
+A cache maps a cache key (see :func:`llm_client.make_cache_key`) to the text
+of a successful answer. Two implementations share one small protocol:
+
+- :class:`MemoryCache`: a dict, for one process.
+- :class:`SQLiteCache`: a file, shared by threads and processes; values are
+  stored as JSON text, never pickled, so a cache file can be read (and
+  cannot run code).
+
+A cache is an optimisation, never a point of failure: when the SQLite file is
+corrupt, locked, read-only or holds a value that is not valid JSON, the cache
+warns (``warnings.warn`` and a ``llm.cache_error`` log line) and behaves as a
+miss, and the call goes through to the provider.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import warnings
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from llm_client.logs import log_event
+
+__all__ = ["Cache", "CacheWarning", "MemoryCache", "SQLiteCache"]
+
+
+class CacheWarning(RuntimeWarning):
+    """The cache could not be read or written; the call went on without it."""
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """What the client needs of a cache."""
+
+    def get(self, key: str) -> str | None:
+        """Return the text stored under ``key``, or None on a miss."""
+        ...
+
+    def set(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing any earlier value."""
+        ...
+
+
+def _check_entry(key: object, value: object = "") -> None:
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a str, got {type(key).__name__}")
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a str, got {type(value).__name__}")
+
+
+class MemoryCache:
+    """A cache in a dict, safe to share between threads of one process."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        _check_entry(key)
+        with self._lock:
+            return self._store.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        _check_entry(key, value)
+        with self._lock:
+            self._store[key] = value
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._store)
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._store
+
+    def __repr__(self) -> str:
+        return f"MemoryCache(entries={len(self)})"
+
+
+class SQLiteCache:
+    """A cache in an SQLite file, shared safely by threads and processes.
+
+    ``path`` is the database file (created with its table on first use).
+    ``timeout_s`` is how long, in seconds, a write waits for another writer's
+    lock before the cache gives up on that write (a warning and no caching).
+    Each thread of each process uses its own connection.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 5.0) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+        if not str(path):
+            raise ValueError("path must not be empty")
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
+            raise ValueError(f"timeout_s must be a number greater than 0, got {timeout_s!r}")
+        self.path = Path(path)
+        self.timeout_s = float(timeout_s)
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"SQLiteCache({str(self.path)!r})"
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        pid: int | None = getattr(self._local, "pid", None)
+        if conn is None or pid != os.getpid():  # a forked child needs its own
+            conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+            conn.execute("CREATE TABLE IF NOT EXISTS llm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._local.conn = conn
+            self._local.pid = os.getpid()
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _warn(self, action: str, exc: BaseException) -> None:
+        message = f"SQLiteCache {action} failed for {str(self.path)!r}: {type(exc).__name__}: {exc}; treated as a miss"
+        warnings.warn(message, CacheWarning, stacklevel=3)
+        log_event(logging.WARNING, "llm.cache_error", error_type=type(exc).__name__, reason=action)
+
+    def get(self, key: str) -> str | None:
+        _check_entry(key)
+        try:
+            row = self._connection().execute("SELECT value FROM llm_cache WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            self._drop_connection()
+            self._warn("read", exc)
+            return None
+        if row is None:
+            return None
+        try:
+            value = json.loads(row[0])
+        except (TypeError, ValueError) as exc:
+            self._warn("decode", exc)
+            return None
+        if not isinstance(value, str):
+            self._warn("decode", TypeError(f"stored value is {type(value).__name__}, not str"))
+            return None
+        return value
+
+    def set(self, key: str, value: str) -> None:
+        _check_entry(key, value)
+        encoded = json.dumps(value, ensure_ascii=False)
+        try:
+            self._connection().execute(
+                "INSERT OR REPLACE INTO llm_cache (key, value) VALUES (?, ?)", (key, encoded)
+            )
+        except sqlite3.Error as exc:
+            self._drop_connection()
+            self._warn("write", exc)
+
+    def __len__(self) -> int:
+        try:
+            row = self._connection().execute("SELECT COUNT(*) FROM llm_cache").fetchone()
+        except sqlite3.Error as exc:
+            self._drop_connection()
+            self._warn("count", exc)
+            return 0
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        self._drop_connection()

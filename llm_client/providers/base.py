@@ -1,0 +1,47 @@
+"""What every provider is: one method that turns an LLMRequest into an LLMResponse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from llm_client.request import LLMRequest
+
+__all__ = ["LLMResponse", "Provider"]
+
+
+@dataclass(frozen=True)
+class LLMResponse:
+    """One successful answer.
+
+    ``finish_reason`` is the provider's own word for why generation stopped
+    (OpenAI ``finish_reason``: "stop", "length", ...; Anthropic
+    ``stop_reason``: "end_turn", "max_tokens", ...), or None if not given.
+    ``usage`` holds the token counts the provider reported.
+    """
+
+    text: str
+    model: str
+    finish_reason: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def truncated(self) -> bool:
+        """True when the answer stopped at the token limit rather than naturally."""
+        return self.finish_reason in {"length", "max_tokens"}
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """The seam between the client and one LLM API.
+
+    ``complete`` makes exactly one attempt: it must pass ``timeout_s`` (seconds,
+    > 0) to the HTTP layer, and raise a :class:`~llm_client.errors.ProviderError`
+    subclass for every failure of the provider or the network, chained to its
+    cause. Retrying, caching and logging are the client's job, not the provider's.
+    """
+
+    name: str
+
+    def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        ...

@@ -1,0 +1,89 @@
+"""The provider-agnostic request, and the cache key that identifies its effective input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from llm_client.checks import check_int, check_number, check_text
+
+__all__ = ["LLMRequest", "make_cache_key"]
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """One request to a chat model, independent of any provider.
+
+    Every field can change what the model answers, so every field belongs in
+    the cache key. Invalid values raise at construction, naming the field:
+
+    - ``model``, ``prompt``: non-empty strings.
+    - ``system_prompt``: None or a non-empty string (instructions sent before the prompt).
+    - ``temperature``: 0.0 to 2.0.
+    - ``max_tokens``: None (the provider's default) or an int >= 1.
+    - ``top_p``: None or a number in (0, 1].
+    - ``stop``: a tuple of non-empty stop strings (a list is accepted and stored as a tuple).
+    """
+
+    model: str
+    prompt: str
+    system_prompt: str | None = None
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_text("model", self.model)
+        check_text("prompt", self.prompt)
+        check_text("system_prompt", self.system_prompt, allow_none=True)
+        check_number("temperature", self.temperature, minimum=0.0, maximum=2.0)
+        if self.max_tokens is not None:
+            check_int("max_tokens", self.max_tokens, minimum=1)
+        if self.top_p is not None:
+            check_number("top_p", self.top_p, maximum=1.0, strictly_positive=True)
+        if isinstance(self.stop, str) or not isinstance(self.stop, (tuple, list)):
+            raise TypeError(f"stop must be a tuple of str, got {type(self.stop).__name__}")
+        for item in self.stop:
+            check_text("stop", item)
+        object.__setattr__(self, "stop", tuple(self.stop))
+
+
+def _canonical(value: Any) -> Any:
+    """Map values that mean the same to one JSON value: 0 and 0.0 both become 0.0."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"cannot key a non-finite number: {value!r}")
+        return number
+    if isinstance(value, (tuple, list)):
+        return [_canonical(item) for item in value]
+    raise TypeError(f"cannot key a value of type {type(value).__name__}")
+
+
+def make_cache_key(req: LLMRequest) -> str:
+    """Return the cache key of ``req``: 64 lowercase hex characters.
+
+    The key is the SHA-256 of a canonical JSON serialization of every field,
+    so it is:
+
+    - the same in every process and for every PYTHONHASHSEED (no ``hash()``);
+    - different whenever any output-affecting field differs (model, prompt,
+      system_prompt, temperature, max_tokens, top_p, stop);
+    - the same for the same effective input (``temperature=0`` and ``0.0``).
+
+    The key holds only the request, never an API key or other secret.
+    """
+    if not isinstance(req, LLMRequest):
+        raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
+    # BEGIN SOLUTION ex1
+    # Every dataclass field, so a field added later is keyed without edits here.
+    canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}
+    raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    # END SOLUTION

@@ -1,0 +1,62 @@
+"""Read how long a provider asked us to wait, from a 429 (or 503) response's headers."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+__all__ = ["parse_retry_after"]
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Return the wait the server asked for, in seconds, or None.
+
+    Understood, in this order (header names in any case; a plain dict or
+    ``httpx.Headers``):
+
+    1. ``retry-after-ms: 1500`` -- milliseconds (sent by OpenAI).
+    2. ``Retry-After: 2`` or ``Retry-After: 0.5`` -- seconds, possibly fractional.
+    3. ``Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`` -- an HTTP-date, taken
+       relative to ``now`` (a Unix timestamp in seconds; default ``time.time()``).
+
+    Returns None when no such header is present or none can be parsed (a
+    garbage value, NaN, infinity). Never negative: a date in the past gives 0.0.
+    """
+    if now is None:
+        now = time.time()
+    # BEGIN SOLUTION ex3
+    lowered = {str(name).lower(): str(value).strip() for name, value in headers.items()}
+
+    millis = _parse_seconds(lowered.get("retry-after-ms"))
+    if millis is not None:
+        return millis / 1000.0
+
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    seconds = _parse_seconds(value)
+    if seconds is not None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        return None
+    return max(0.0, when.timestamp() - now)
+    # END SOLUTION
+
+
+def _parse_seconds(value: str | None) -> float | None:
+    """A finite, non-negative number of (milli)seconds, or None."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    return max(0.0, number)

@@ -1,0 +1,58 @@
+"""How long to wait before the next attempt: capped exponential backoff, and full jitter.
+
+Both are small pure functions; the client combines them as
+``add_jitter(backoff_delay(attempt), rng=rng)``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from llm_client.checks import check_int, check_number
+
+__all__ = ["add_jitter", "backoff_delay"]
+
+
+def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0) -> float:
+    """Return the wait in seconds after failed attempt ``attempt`` (counted from 0).
+
+    Formula: ``min(cap, base * 2**attempt)``. With the defaults: 0.5, 1, 2, 4, 8, 8, ...
+
+    Overflow-safe: ``base * 2**attempt`` is never formed as a float that could
+    overflow, so ``attempt=10**6`` simply returns ``cap``.
+
+    Raises ValueError when ``attempt`` < 0 or ``base``/``cap`` are negative or
+    not finite; TypeError when ``attempt`` is not an int.
+    """
+    check_int("attempt", attempt, minimum=0)
+    base = check_number("base", base, minimum=0.0)
+    cap = check_number("cap", cap, minimum=0.0)
+    # BEGIN SOLUTION ex2
+    if base == 0.0 or cap == 0.0:
+        return 0.0
+    # base * 2**attempt >= cap  <=>  attempt >= log2(cap / base); decide that
+    # before multiplying, so a huge attempt never overflows.
+    if attempt >= math.log2(cap / base):
+        return cap
+    return min(cap, math.ldexp(base, attempt))
+    # END SOLUTION
+
+
+def add_jitter(delay_s: float, *, rng: random.Random | None = None) -> float:
+    """Return a wait drawn uniformly from ``[0, delay_s]`` seconds ("full jitter").
+
+    Spreading waits over the whole interval stops many clients that failed
+    together from retrying together. ``rng`` is used when given, so a seeded
+    ``random.Random`` reproduces the same waits; otherwise the module-level
+    generator is used.
+
+    Raises ValueError when ``delay_s`` is negative, NaN or infinite.
+    """
+    delay_s = check_number("delay_s", delay_s, minimum=0.0)
+    if rng is not None and not isinstance(rng, random.Random):
+        raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
+    # BEGIN SOLUTION ex2
+    source = rng if rng is not None else random
+    return source.uniform(0.0, delay_s)
+    # END SOLUTION

@@ -1,0 +1,226 @@
+"""The client: the one place where requests meet caching, retries, timeouts and logging.
+
+Contract: given an :class:`~llm_client.LLMRequest`, return text (or a
+validated object) or raise an :class:`~llm_client.errors.LLMError` that says
+what went wrong. Programming errors are never retried or wrapped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from llm_client.caches import Cache
+from llm_client.checks import check_int
+from llm_client.errors import LLMError, StructuredOutputError
+from llm_client.logs import log_event
+from llm_client.providers.base import LLMResponse, Provider
+from llm_client.request import LLMRequest, make_cache_key
+from llm_client.retry import RetryPolicy, RetryState
+from llm_client.structured import check_schema, parse_structured, repair_prompt, schema_cache_key
+
+__all__ = ["LLMClient", "new_request_id"]
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def new_request_id() -> str:
+    """A short random id that ties together the log lines of one call."""
+    return uuid.uuid4().hex[:12]
+
+
+def _check_callable(name: str, value: Any) -> None:
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+
+
+def _check_request(req: Any) -> LLMRequest:
+    if not isinstance(req, LLMRequest):
+        raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
+    return req
+
+
+class LLMClient:
+    """A reliable client around one provider.
+
+    Arguments (times in seconds; attempts counted from 0):
+
+    - ``provider``: anything with ``complete(req, *, timeout_s) -> LLMResponse``.
+    - ``cache``: a :class:`~llm_client.caches.Cache`, or None for no caching.
+    - ``max_retries``: retries after the first attempt, so at most ``max_retries + 1`` attempts.
+    - ``timeout_s``: the timeout of each attempt, passed to the HTTP layer.
+    - ``deadline_s``: None, or a bound on a whole call, sleeps included.
+    - ``max_retry_after_s``: the longest Retry-After honoured; a longer one falls back to backoff.
+    - ``sleep``, ``clock``, ``rng``: injected so tests never wait (``time.sleep``,
+      ``time.monotonic`` and the ``random`` module by default).
+    - ``key_fn``: how a request becomes a cache key (``make_cache_key``).
+    - ``backoff_base_s``, ``backoff_cap_s``: the backoff curve.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        cache: Cache | None = None,
+        max_retries: int = 2,
+        timeout_s: float = 30.0,
+        deadline_s: float | None = None,
+        max_retry_after_s: float = 60.0,
+        sleep: Callable[[float], object] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        key_fn: Callable[[LLMRequest], str] = make_cache_key,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 8.0,
+    ) -> None:
+        if not callable(getattr(provider, "complete", None)):
+            raise TypeError(f"provider must have a complete(req, *, timeout_s) method, got {type(provider).__name__}")
+        if cache is not None and not isinstance(cache, Cache):
+            raise TypeError(f"cache must have get(key) and set(key, value) methods, got {type(cache).__name__}")
+        if rng is not None and not isinstance(rng, random.Random):
+            raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
+        _check_callable("sleep", sleep)
+        _check_callable("clock", clock)
+        _check_callable("key_fn", key_fn)
+        self.provider = provider
+        self.cache = cache
+        self.policy = RetryPolicy(
+            max_retries=max_retries,
+            timeout_s=timeout_s,
+            deadline_s=deadline_s,
+            max_retry_after_s=max_retry_after_s,
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+        )
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._key_fn = key_fn
+
+    def __repr__(self) -> str:
+        return (
+            f"LLMClient(provider={self.provider!r}, cache={self.cache!r}, "
+            f"max_retries={self.policy.max_retries}, timeout_s={self.policy.timeout_s}, "
+            f"deadline_s={self.policy.deadline_s})"
+        )
+
+    # -- the pieces ------------------------------------------------------------------------
+
+    def _policy_for(self, timeout_s: float | None, max_retries: int | None) -> RetryPolicy:
+        changes: dict[str, Any] = {}
+        if timeout_s is not None:
+            changes["timeout_s"] = timeout_s
+        if max_retries is not None:
+            changes["max_retries"] = max_retries
+        return dataclasses.replace(self.policy, **changes) if changes else self.policy
+
+    def _state(self, req: LLMRequest, policy: RetryPolicy, request_id: str) -> RetryState:
+        return RetryState(policy, clock=self._clock, rng=self._rng, request_id=request_id, model=req.model)
+
+    def _cached(self, key: str | None, req: LLMRequest, request_id: str) -> str | None:
+        if key is None or self.cache is None:
+            return None
+        text = self.cache.get(key)
+        if text is not None:
+            log_event(logging.INFO, "llm.cache_hit", request_id=request_id, model=req.model, latency_s=0.0)
+        return text
+
+    def _send(self, req: LLMRequest, policy: RetryPolicy, request_id: str) -> LLMResponse:
+        """The retry loop: one attempt after another until success or the policy says stop."""
+        state = self._state(req, policy, request_id)
+        for attempt in state.attempts:
+            timeout_s = state.attempt_timeout()
+            try:
+                response = self.provider.complete(req, timeout_s=timeout_s)
+            except LLMError as exc:
+                self._sleep(state.after_failure(exc, attempt))
+                continue
+            state.record_success(attempt)
+            return response
+        raise AssertionError("unreachable: after_failure raises on the last attempt")
+
+    # -- the public calls ------------------------------------------------------------------
+
+    def call(
+        self,
+        req: LLMRequest,
+        *,
+        timeout_s: float | None = None,
+        max_retries: int | None = None,
+        use_cache: bool = True,
+    ) -> str:
+        """Return the model's text for ``req``.
+
+        Looks in the cache first (unless ``use_cache`` is False or there is no
+        cache); then makes at most ``max_retries + 1`` attempts, each with
+        ``timeout_s`` (both default to the client's settings); caches the
+        text only when an attempt succeeded.
+        """
+        _check_request(req)
+        policy = self._policy_for(timeout_s, max_retries)
+        request_id = new_request_id()
+        key = self._key_fn(req) if use_cache and self.cache is not None else None
+        cached = self._cached(key, req, request_id)
+        if cached is not None:
+            return cached
+        text = self._send(req, policy, request_id).text
+        if key is not None and self.cache is not None:
+            self.cache.set(key, text)
+        return text
+
+    def call_structured(
+        self,
+        req: LLMRequest,
+        schema: type[T],
+        *,
+        max_repairs: int = 1,
+        timeout_s: float | None = None,
+        max_retries: int | None = None,
+        use_cache: bool = True,
+    ) -> T:
+        """Return the model's answer to ``req`` as a validated instance of the pydantic model ``schema``.
+
+        The text is parsed as JSON (a fenced code block around it is fine) and
+        validated. When that fails, the model is asked again with the
+        validation errors fed back, up to ``max_repairs`` times; then
+        StructuredOutputError is raised. Only valid output is cached, under a
+        key that includes the schema.
+        """
+        _check_request(req)
+        check_schema(schema)
+        check_int("max_repairs", max_repairs, minimum=0)
+        self._policy_for(timeout_s, max_retries)  # validate before any network call
+        key = schema_cache_key(self._key_fn(req), schema) if use_cache and self.cache is not None else None
+        cached = self._cached(key, req, new_request_id())
+        if cached is not None:
+            try:
+                return schema.model_validate_json(cached)
+            except ValidationError:
+                pass  # an entry from an older schema: treat as a miss and overwrite it
+        # BEGIN SOLUTION ex4
+        asked = req
+        for repair in range(max_repairs + 1):
+            text = self.call(asked, timeout_s=timeout_s, max_retries=max_retries, use_cache=False)
+            try:
+                result = parse_structured(text, schema)
+            except StructuredOutputError as exc:
+                if repair == max_repairs:
+                    raise StructuredOutputError(
+                        f"no valid {schema.__name__} after {repair + 1} answer(s): {exc.message}",
+                        raw_text=exc.raw_text,
+                        validation_errors=exc.validation_errors,
+                    ) from exc
+                asked = dataclasses.replace(req, prompt=repair_prompt(req.prompt, text, exc.validation_errors))
+                continue
+            if key is not None and self.cache is not None:
+                self.cache.set(key, result.model_dump_json())
+            return result
+        raise AssertionError("unreachable: the last repair raises")
+        # END SOLUTION

@@ -1,0 +1,117 @@
+"""Anthropic's Messages API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from llm_client.errors import ConfigurationError, MalformedResponseError
+from llm_client.providers.base import LLMResponse
+from llm_client.providers.http import error_for_status, error_for_transport, json_body, resolve_api_key
+from llm_client.request import LLMRequest
+
+__all__ = ["AnthropicProvider"]
+
+
+class AnthropicProvider:
+    """Calls ``POST {base_url}/v1/messages`` with the headers the API requires.
+
+    ``api_key`` defaults to the ``ANTHROPIC_API_KEY`` environment variable and
+    is checked at the first call. The Messages API requires ``max_tokens``:
+    when the request leaves it None, ``default_max_tokens`` is sent.
+    """
+
+    name = "anthropic"
+    api_version = "2023-06-01"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str = "https://api.anthropic.com",
+        http_client: httpx.Client | None = None,
+        default_max_tokens: int = 1024,
+    ) -> None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise TypeError(f"http_client must be an httpx.Client, got {type(http_client).__name__}")
+        if isinstance(default_max_tokens, bool) or not isinstance(default_max_tokens, int) or default_max_tokens < 1:
+            raise ValueError(f"default_max_tokens must be an int >= 1, got {default_max_tokens!r}")
+        self.base_url = base_url.rstrip("/")
+        self.default_max_tokens = default_max_tokens
+        self._api_key = resolve_api_key(api_key, "ANTHROPIC_API_KEY")
+        self._http = http_client if http_client is not None else httpx.Client()
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "missing"
+        return f"AnthropicProvider(base_url={self.base_url!r}, api_key=<{key}>)"
+
+    @property
+    def url(self) -> str:
+        """The Messages endpoint."""
+        return f"{self.base_url}/v1/messages"
+
+    def headers(self) -> dict[str, str]:
+        """The request headers; raises ConfigurationError when the key is missing."""
+        if not self._api_key:
+            raise ConfigurationError(
+                "AnthropicProvider has no API key: pass api_key=... or set ANTHROPIC_API_KEY"
+            )
+        return {
+            "x-api-key": self._api_key,
+            "anthropic-version": self.api_version,
+            "content-type": "application/json",
+        }
+
+    def payload(self, req: LLMRequest) -> dict[str, Any]:
+        """The JSON body for ``req``; the system prompt is a top-level field here."""
+        body: dict[str, Any] = {
+            "model": req.model,
+            "max_tokens": req.max_tokens if req.max_tokens is not None else self.default_max_tokens,
+            "messages": [{"role": "user", "content": req.prompt}],
+            "temperature": req.temperature,
+        }
+        if req.system_prompt is not None:
+            body["system"] = req.system_prompt
+        if req.top_p is not None:
+            body["top_p"] = req.top_p
+        if req.stop:
+            body["stop_sequences"] = list(req.stop)
+        return body
+
+    def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        """Make one attempt; see :class:`~llm_client.providers.base.Provider` for the contract."""
+        headers = self.headers()
+        try:
+            response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc, provider=self.name) from exc
+        if not response.is_success:
+            raise error_for_status(response, provider=self.name)
+        return self.parse(response)
+
+    def parse(self, response: httpx.Response) -> LLMResponse:
+        """Turn a 2xx Messages ``response`` into an LLMResponse: the text blocks, joined."""
+        body = json_body(response, provider=self.name)
+        content = body.get("content")
+        if not isinstance(content, list):
+            raise MalformedResponseError(f"{self.name} answered with no content", status_code=response.status_code)
+        texts = [
+            block["text"]
+            for block in content
+            if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+        ]
+        if not texts:
+            raise MalformedResponseError(
+                f"{self.name} answered with no text block (stop_reason={body.get('stop_reason')!r})",
+                status_code=response.status_code,
+            )
+        usage = body.get("usage")
+        return LLMResponse(
+            text="".join(texts),
+            model=str(body.get("model") or ""),
+            finish_reason=body.get("stop_reason"),
+            usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
+        )

@@ -1,0 +1,136 @@
+"""The HTTP boundary shared by the providers: map every HTTP outcome onto the error tree.
+
+The table (see :mod:`llm_client.errors`)::
+
+    2xx                      -> the provider parses the body
+    429                      -> RateLimitError (retry_after from the headers)
+    408                      -> LLMTimeoutError
+    409, 5xx, 529            -> ServerError
+    401, 403                 -> AuthenticationError
+    other 4xx (400, 404 ...) -> InvalidRequestError (never retried)
+    anything else            -> MalformedResponseError
+
+    httpx.TimeoutException   -> LLMTimeoutError
+    httpx.UnsupportedProtocol-> ConfigurationError (a bad base_url will not heal)
+    httpx.TransportError     -> LLMConnectionError
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import httpx
+
+from llm_client.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidRequestError,
+    LLMConnectionError,
+    LLMTimeoutError,
+    MalformedResponseError,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+)
+from llm_client.retry_after import parse_retry_after
+
+__all__ = ["error_for_status", "error_for_transport", "provider_message", "resolve_api_key"]
+
+_MESSAGE_LIMIT = 500
+
+
+def resolve_api_key(api_key: str | None, env_var: str) -> str | None:
+    """The key given as an argument, else the environment variable ``env_var``, else None."""
+    if api_key is not None:
+        if not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
+        return api_key or None
+    return os.environ.get(env_var) or None
+
+
+def provider_message(response: httpx.Response) -> str | None:
+    """The provider's own explanation from an error body, or None.
+
+    Understands ``{"error": {"message": ...}}`` (OpenAI, Anthropic and most
+    compatible servers), ``{"error": "..."}`` and ``{"message": ...}``. A body
+    that is not JSON (a proxy's HTML page, say) gives None.
+    """
+    try:
+        body: Any = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    message: Any = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            message = error.get("message")
+        elif isinstance(error, str):
+            message = error
+        if message is None:
+            message = body.get("message")
+    if not isinstance(message, str) or not message:
+        return None
+    return message[:_MESSAGE_LIMIT]
+
+
+def error_for_status(response: httpx.Response, *, provider: str) -> ProviderError:
+    """Return (not raise) the error for a non-2xx ``response`` from ``provider``."""
+    status = response.status_code
+    detail = provider_message(response)
+    described = f"{provider} answered HTTP {status}" + (f": {detail}" if detail else "")
+    # BEGIN SOLUTION ex5
+    kwargs: dict[str, Any] = {"status_code": status, "provider_message": detail}
+    if status == 429:
+        return RateLimitError(described, retry_after=parse_retry_after(response.headers), **kwargs)
+    if status == 408:
+        return LLMTimeoutError(described, **kwargs)
+    if status == 409 or status >= 500:
+        return ServerError(described, **kwargs)
+    if status in (401, 403):
+        return AuthenticationError(described, **kwargs)
+    if 400 <= status < 500:
+        return InvalidRequestError(described, **kwargs)
+    return MalformedResponseError(described, **kwargs)
+    # END SOLUTION
+
+
+def error_for_transport(exc: httpx.HTTPError, *, provider: str) -> ProviderError | ConfigurationError:
+    """Return (not raise) the error for an httpx exception raised while talking to ``provider``.
+
+    The caller raises it ``from exc`` so the httpx error stays on the chain.
+    """
+    # BEGIN SOLUTION ex5
+    if isinstance(exc, httpx.TimeoutException):
+        return LLMTimeoutError(f"{provider} did not answer in time ({type(exc).__name__})")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ConfigurationError(f"{provider}: unsupported URL ({exc})")
+    if isinstance(exc, httpx.TransportError):
+        return LLMConnectionError(f"{provider}: connection failed ({type(exc).__name__}: {exc})")
+    return LLMConnectionError(f"{provider}: HTTP error ({type(exc).__name__}: {exc})")
+    # END SOLUTION
+
+
+def json_body(response: httpx.Response, *, provider: str) -> dict[str, Any]:
+    """The JSON object of a 2xx ``response``, or MalformedResponseError (truncated, HTML, not an object)."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        snippet = response.text[:80].replace("\n", " ")
+        raise MalformedResponseError(
+            f"{provider} answered HTTP {response.status_code} with a body that is not JSON: {snippet!r}",
+            status_code=response.status_code,
+        ) from exc
+    if not isinstance(body, dict):
+        raise MalformedResponseError(
+            f"{provider} answered with JSON that is not an object: {json.dumps(body)[:80]}",
+            status_code=response.status_code,
+        )
+    if "error" in body and body["error"]:
+        raise MalformedResponseError(
+            f"{provider} answered HTTP {response.status_code} with an error body: {provider_message(response)}",
+            status_code=response.status_code,
+            provider_message=provider_message(response),
+        )
+    return body
