@@ -220,7 +220,8 @@ class LLMClient:
                 asked = dataclasses.replace(req, prompt=repair_prompt(req.prompt, text, exc.validation_errors))
                 continue
             if key is not None and self.cache is not None:
-                self.cache.set(key, result.model_dump_json())
+                # by_alias and round_trip: the stored JSON must validate again on the next hit.
+                self.cache.set(key, result.model_dump_json(by_alias=True, round_trip=True))
             return result
         raise AssertionError("unreachable: the last repair raises")
         # END SOLUTION

@@ -36,7 +36,14 @@ from llm_client.errors import (
 )
 from llm_client.retry_after import parse_retry_after
 
-__all__ = ["error_for_status", "error_for_transport", "provider_message", "resolve_api_key"]
+__all__ = [
+    "error_for_status",
+    "error_for_transport",
+    "json_body",
+    "provider_message",
+    "redact_credentials",
+    "resolve_api_key",
+]
 
 _MESSAGE_LIMIT = 500
 
@@ -50,12 +57,34 @@ def resolve_api_key(api_key: str | None, env_var: str) -> str | None:
     return os.environ.get(env_var) or None
 
 
+_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key")
+
+
+def redact_credentials(text: str, response: httpx.Response) -> str:
+    """``text`` with every credential the request of ``response`` sent replaced by ``[redacted]``.
+
+    Some servers echo the key they were given in their error message; this
+    keeps it out of exception messages and log lines built from that text.
+    """
+    try:
+        headers = response.request.headers
+    except RuntimeError:  # a Response built without a request
+        return text
+    for name in _CREDENTIAL_HEADERS:
+        value = headers.get(name, "")
+        for secret in (value, value.removeprefix("Bearer ").removeprefix("bearer ")):
+            if secret.strip():
+                text = text.replace(secret, "[redacted]")
+    return text
+
+
 def provider_message(response: httpx.Response) -> str | None:
     """The provider's own explanation from an error body, or None.
 
     Understands ``{"error": {"message": ...}}`` (OpenAI, Anthropic and most
     compatible servers), ``{"error": "..."}`` and ``{"message": ...}``. A body
-    that is not JSON (a proxy's HTML page, say) gives None.
+    that is not JSON (a proxy's HTML page, say) gives None. Any credential the
+    request sent is redacted from it.
     """
     try:
         body: Any = response.json()
@@ -72,7 +101,7 @@ def provider_message(response: httpx.Response) -> str | None:
             message = body.get("message")
     if not isinstance(message, str) or not message:
         return None
-    return message[:_MESSAGE_LIMIT]
+    return redact_credentials(message, response)[:_MESSAGE_LIMIT]
 
 
 def error_for_status(response: httpx.Response, *, provider: str) -> ProviderError:
@@ -117,7 +146,7 @@ def json_body(response: httpx.Response, *, provider: str) -> dict[str, Any]:
     try:
         body = response.json()
     except (ValueError, UnicodeDecodeError) as exc:
-        snippet = response.text[:80].replace("\n", " ")
+        snippet = redact_credentials(response.text, response)[:80].replace("\n", " ")
         raise MalformedResponseError(
             f"{provider} answered HTTP {response.status_code} with a body that is not JSON: {snippet!r}",
             status_code=response.status_code,
@@ -127,7 +156,7 @@ def json_body(response: httpx.Response, *, provider: str) -> dict[str, Any]:
             f"{provider} answered with JSON that is not an object: {json.dumps(body)[:80]}",
             status_code=response.status_code,
         )
-    if "error" in body and body["error"]:
+    if body.get("error"):
         raise MalformedResponseError(
             f"{provider} answered HTTP {response.status_code} with an error body: {provider_message(response)}",
             status_code=response.status_code,
