@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-import llm_client
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import llm_client  # imported here, after tests/conftest.py has chosen the package
+
     here = Path(__file__).resolve().parent
     if Path(llm_client.__file__).resolve().is_relative_to(ROOT / "solutions"):
         return
