@@ -14,9 +14,9 @@ The tree::
     │   ├── LLMTimeoutError       no answer within the per-attempt timeout  [retryable]
     │   ├── LLMConnectionError    could not connect, or the connection broke [retryable]
     │   ├── RateLimitError        HTTP 429; .retry_after in seconds or None  [retryable]
-    │   ├── ServerError           HTTP 5xx and 529 (overloaded)              [retryable]
+    │   ├── ServerError           HTTP 5xx, 529 (overloaded) and 409         [retryable]
     │   ├── MalformedResponseError  a 2xx whose body is not a usable answer  [retryable]
-    │   └── InvalidRequestError   HTTP 400/404/409/413/422: fix the request  [never retried]
+    │   └── InvalidRequestError   HTTP 400/404/413/422 ...: fix the request  [never retried]
     │       └── AuthenticationError  HTTP 401/403: fix the key or access
     ├── StructuredOutputError     the text is not valid JSON for the schema;
     │                             .raw_text and .validation_errors
@@ -115,7 +115,7 @@ class RateLimitError(ProviderError):
 
 
 class ServerError(ProviderError):
-    """HTTP 5xx, or 529 (overloaded): the provider failed, the request may be fine."""
+    """HTTP 5xx, 529 (overloaded) or 409 (conflict): the provider failed, the request may be fine."""
 
     retryable = True
 
@@ -127,7 +127,7 @@ class MalformedResponseError(ProviderError):
 
 
 class InvalidRequestError(ProviderError):
-    """HTTP 4xx other than 429: the request itself is wrong. Never retried."""
+    """HTTP 4xx other than 408, 409 and 429: the request itself is wrong. Never retried."""
 
     retryable = False
 

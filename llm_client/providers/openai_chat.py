@@ -9,7 +9,7 @@ import httpx
 
 from llm_client.errors import ConfigurationError, MalformedResponseError
 from llm_client.providers.base import LLMResponse
-from llm_client.providers.http import error_for_status, error_for_transport, json_body, resolve_api_key
+from llm_client.providers.http import error_for_status, error_for_transport, json_body, resolve_api_key  # noqa: F401
 from llm_client.request import LLMRequest
 
 __all__ = ["OpenAIProvider"]
@@ -83,16 +83,10 @@ class OpenAIProvider:
 
     def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
         """Make one attempt; see :class:`~llm_client.providers.base.Provider` for the contract."""
-        # BEGIN SOLUTION ex5
-        headers = self.headers()
-        try:
-            response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)
-        except httpx.HTTPError as exc:
-            raise error_for_transport(exc, provider=self.name) from exc
-        if not response.is_success:
-            raise error_for_status(response, provider=self.name)
-        return self.parse(response)
-        # END SOLUTION
+        # TODO(ex5): write OpenAIProvider.complete; notebooks/07_ex5_provider_call.ipynb walks you through it.
+        raise NotImplementedError(
+            "ex5: OpenAIProvider.complete is not written yet (see notebooks/07_ex5_provider_call.ipynb)"
+        )
 
     def parse(self, response: httpx.Response) -> LLMResponse:
         """Turn a 2xx Chat Completions ``response`` into an LLMResponse, or raise MalformedResponseError."""
