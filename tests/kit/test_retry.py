@@ -1,0 +1,180 @@
+"""The 429 policy, RetryPolicy and RetryState (llm_client/retry.py)."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import pytest
+
+from llm_client import (
+    AuthenticationError,
+    DeadlineExceededError,
+    InvalidRequestError,
+    LLMTimeoutError,
+    RateLimitError,
+    RetriesExhaustedError,
+    RetryPolicy,
+    ServerError,
+    backoff_delay,
+    rate_limit_delay,
+)
+from llm_client.retry import RetryState
+
+pytestmark = pytest.mark.kit
+
+
+class Backoff:
+    """A stand-in backoff that records the attempts it was asked about."""
+
+    def __init__(self, value: float = 0.75) -> None:
+        self.value = value
+        self.asked: list[int] = []
+
+    def __call__(self, attempt: int) -> float:
+        self.asked.append(attempt)
+        return self.value
+
+
+# -- rate_limit_delay ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("retry_after", [0.0, 0.25, 2.0, 59.9, 60.0])
+def test_429_waits_retry_after_when_it_is_at_most_the_limit(retry_after: float) -> None:
+    backoff = Backoff()
+    wait = rate_limit_delay(RateLimitError(retry_after=retry_after), 1, max_retry_after_s=60.0, backoff=backoff)
+    assert wait == retry_after
+    assert backoff.asked == []  # the backoff is not even drawn
+
+
+@pytest.mark.parametrize("retry_after", [60.01, 3600.0])
+def test_429_falls_back_to_backoff_for_that_attempt_when_retry_after_is_too_long(retry_after: float) -> None:
+    backoff = Backoff(1.5)
+    wait = rate_limit_delay(RateLimitError(retry_after=retry_after), 2, max_retry_after_s=60.0, backoff=backoff)
+    assert wait == 1.5
+    assert backoff.asked == [2]
+
+
+def test_429_without_retry_after_uses_backoff_for_that_attempt() -> None:
+    backoff = Backoff(0.3)
+    assert rate_limit_delay(RateLimitError(), 0, max_retry_after_s=60.0, backoff=backoff) == 0.3
+    assert backoff.asked == [0]
+
+
+# -- RetryPolicy -----------------------------------------------------------------------------
+
+
+def test_policy_defaults_are_the_documented_ones() -> None:
+    policy = RetryPolicy()
+    assert (policy.max_retries, policy.timeout_s, policy.deadline_s, policy.max_retry_after_s) == (2, 30.0, None, 60.0)
+    assert (policy.backoff_base_s, policy.backoff_cap_s) == (0.5, 8.0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("max_retries", -1, ValueError),
+        ("max_retries", 1.0, TypeError),
+        ("max_retries", True, TypeError),
+        ("timeout_s", 0, ValueError),
+        ("timeout_s", -1.0, ValueError),
+        ("timeout_s", math.nan, ValueError),
+        ("deadline_s", 0.0, ValueError),
+        ("deadline_s", math.inf, ValueError),
+        ("max_retry_after_s", -1.0, ValueError),
+        ("backoff_base_s", -0.1, ValueError),
+        ("backoff_cap_s", "8", TypeError),
+    ],
+)
+def test_policy_rejects_bad_numbers_naming_the_field(field: str, value: Any, error: type) -> None:
+    with pytest.raises(error, match=field):
+        RetryPolicy(**{field: value})
+
+
+# -- RetryState ------------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def state(policy: RetryPolicy, *, clock: Clock | None = None, seed: int = 5) -> RetryState:
+    return RetryState(policy, clock=clock or Clock(), rng=random.Random(seed), request_id="r1", model="m")
+
+
+def test_state_offers_max_retries_plus_one_attempts_counted_from_zero() -> None:
+    assert list(state(RetryPolicy(max_retries=3)).attempts) == [0, 1, 2, 3]
+    assert list(state(RetryPolicy(max_retries=0)).attempts) == [0]
+
+
+def test_a_non_retryable_error_is_raised_as_it_is() -> None:
+    error = AuthenticationError("bad key", status_code=401)
+    with pytest.raises(AuthenticationError) as caught:
+        state(RetryPolicy()).after_failure(error, 0)
+    assert caught.value is error
+
+
+def test_a_retryable_error_before_the_last_attempt_gives_the_jittered_backoff() -> None:
+    policy = RetryPolicy(max_retries=3, backoff_base_s=1.0, backoff_cap_s=8.0)
+    retry = state(policy, seed=9)
+    waits = [retry.after_failure(ServerError("503"), attempt) for attempt in range(3)]
+    expected = random.Random(9)
+    assert waits == [expected.uniform(0.0, backoff_delay(a, base=1.0, cap=8.0)) for a in range(3)]
+
+
+def test_a_retryable_error_on_the_last_attempt_ends_the_call_with_the_count_and_cause() -> None:
+    last = LLMTimeoutError("slow")
+    with pytest.raises(RetriesExhaustedError) as caught:
+        state(RetryPolicy(max_retries=2)).after_failure(last, 2)
+    assert type(caught.value) is RetriesExhaustedError
+    assert caught.value.attempts == 3
+    assert caught.value.last_error is last
+    assert caught.value.__cause__ is last
+    assert "LLMTimeoutError" in str(caught.value)
+
+
+def test_a_rate_limit_uses_retry_after_within_the_policy_limit() -> None:
+    retry = state(RetryPolicy(max_retry_after_s=10.0))
+    assert retry.after_failure(RateLimitError(retry_after=7.0), 0) == 7.0
+    fallback = retry.after_failure(RateLimitError(retry_after=11.0), 1)
+    assert fallback == random.Random(5).uniform(0.0, backoff_delay(1))
+
+
+def test_a_wait_that_would_pass_the_deadline_ends_the_call_early() -> None:
+    clock = Clock(100.0)
+    retry = state(RetryPolicy(max_retries=5, deadline_s=10.0), clock=clock)
+    clock.now = 104.0  # four seconds of the ten used
+    assert retry.after_failure(RateLimitError(retry_after=6.0), 0) == 6.0  # ends exactly at the deadline
+    with pytest.raises(DeadlineExceededError) as caught:
+        retry.after_failure(RateLimitError(retry_after=6.5), 1)
+    assert caught.value.attempts == 2
+    assert isinstance(caught.value.__cause__, RateLimitError)
+
+
+def test_the_attempt_timeout_is_shortened_to_what_is_left_of_the_deadline() -> None:
+    clock = Clock(0.0)
+    retry = state(RetryPolicy(timeout_s=30.0, deadline_s=45.0), clock=clock)
+    assert retry.attempt_timeout() == 30.0
+    clock.now = 20.0
+    assert retry.attempt_timeout() == 25.0
+    clock.now = 45.0
+    assert 0 < retry.attempt_timeout() <= 0.01  # still a positive timeout, never zero or negative
+
+
+def test_the_attempt_timeout_is_the_policy_timeout_without_a_deadline() -> None:
+    clock = Clock(0.0)
+    retry = state(RetryPolicy(timeout_s=12.5), clock=clock)
+    clock.now = 1e6
+    assert retry.attempt_timeout() == 12.5
+
+
+def test_invalid_request_is_never_retried_even_with_retries_left() -> None:
+    error = InvalidRequestError("HTTP 400", status_code=400)
+    with pytest.raises(InvalidRequestError) as caught:
+        state(RetryPolicy(max_retries=10)).after_failure(error, 0)
+    assert caught.value is error
