@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from llm_client.checks import check_number
 from llm_client.logs import log_event
 
 __all__ = ["Cache", "CacheWarning", "MemoryCache", "SQLiteCache"]
@@ -97,10 +98,8 @@ class SQLiteCache:
             raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
         if not str(path):
             raise ValueError("path must not be empty")
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
-            raise ValueError(f"timeout_s must be a number greater than 0, got {timeout_s!r}")
         self.path = Path(path)
-        self.timeout_s = float(timeout_s)
+        self.timeout_s = check_number("timeout_s", timeout_s, strictly_positive=True)
         self._local = threading.local()
 
     def __repr__(self) -> str:

@@ -41,6 +41,11 @@ def _check_callable(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be callable, got {type(value).__name__}")
 
 
+def _check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+
+
 def _check_request(req: Any) -> LLMRequest:
     if not isinstance(req, LLMRequest):
         raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
@@ -164,6 +169,7 @@ class LLMClient:
         text only when an attempt succeeded.
         """
         _check_request(req)
+        _check_flag("use_cache", use_cache)
         policy = self._policy_for(timeout_s, max_retries)
         request_id = new_request_id()
         key = self._key_fn(req) if use_cache and self.cache is not None else None
@@ -195,6 +201,7 @@ class LLMClient:
         """
         _check_request(req)
         check_schema(schema)
+        _check_flag("use_cache", use_cache)
         check_int("max_repairs", max_repairs, minimum=0)
         self._policy_for(timeout_s, max_retries)  # validate before any network call
         key = schema_cache_key(self._key_fn(req), schema) if use_cache and self.cache is not None else None

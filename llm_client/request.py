@@ -25,7 +25,8 @@ class LLMRequest:
     - ``temperature``: 0.0 to 2.0.
     - ``max_tokens``: None (the provider's default) or an int >= 1.
     - ``top_p``: None or a number in (0, 1].
-    - ``stop``: a tuple of non-empty stop strings (a list is accepted and stored as a tuple).
+    - ``stop``: a tuple of non-empty stop strings, whitespace such as ``"\\n\\n"`` included
+      (a list is accepted and stored as a tuple).
     """
 
     model: str
@@ -48,7 +49,11 @@ class LLMRequest:
         if isinstance(self.stop, str) or not isinstance(self.stop, (tuple, list)):
             raise TypeError(f"stop must be a tuple of str, got {type(self.stop).__name__}")
         for item in self.stop:
-            check_text("stop", item)
+            # Whitespace is a real stop sequence ("\n\n"), so only the empty string is refused.
+            if not isinstance(item, str):
+                raise TypeError(f"stop must hold only str, got {type(item).__name__}")
+            if not item:
+                raise ValueError("stop must not hold an empty string")
         object.__setattr__(self, "stop", tuple(self.stop))
 
 

@@ -47,8 +47,15 @@ def rate_limit_delay(
 
     The provider's ``error.retry_after`` when it is known and at most
     ``max_retry_after_s``; else ``backoff(attempt)``, the jittered backoff.
-    ``backoff`` is only called when it is needed.
+    ``backoff`` is only called when it is needed. Invalid arguments raise
+    TypeError or ValueError naming the argument.
     """
+    if not isinstance(error, RateLimitError):
+        raise TypeError(f"error must be a RateLimitError, got {type(error).__name__}")
+    check_int("attempt", attempt, minimum=0)
+    check_number("max_retry_after_s", max_retry_after_s, minimum=0.0)
+    if not callable(backoff):
+        raise TypeError(f"backoff must be callable, got {type(backoff).__name__}")
     # TODO(ex3): write rate_limit_delay; notebooks/05_ex3_rate_limits.ipynb walks you through it.
     raise NotImplementedError("ex3: rate_limit_delay is not written yet (see notebooks/05_ex3_rate_limits.ipynb)")
 

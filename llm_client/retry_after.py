@@ -7,6 +7,8 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime  # needed by ex3  # noqa: F401
 
+from llm_client.checks import check_number
+
 __all__ = ["parse_retry_after"]
 
 
@@ -23,9 +25,13 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
 
     Returns None when no such header is present or none can be parsed (a
     garbage value, NaN, infinity). Never negative: a date in the past gives 0.0.
+
+    Raises TypeError when ``headers`` is not a mapping (a raw header line,
+    a list of pairs), and TypeError/ValueError when ``now`` is not a finite number.
     """
-    if now is None:
-        now = time.time()
+    if not isinstance(headers, Mapping):
+        raise TypeError(f"headers must be a mapping of header names to values, got {type(headers).__name__}")
+    now = time.time() if now is None else check_number("now", now)
     # TODO(ex3): write parse_retry_after; notebooks/05_ex3_rate_limits.ipynb walks you through it.
     raise NotImplementedError("ex3: parse_retry_after is not written yet (see notebooks/05_ex3_rate_limits.ipynb)")
 

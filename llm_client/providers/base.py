@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from llm_client.checks import check_number
 from llm_client.request import LLMRequest
 
-__all__ = ["LLMResponse", "Provider"]
+__all__ = ["LLMResponse", "Provider", "check_attempt"]
+
+
+def check_attempt(req: Any, timeout_s: Any) -> None:
+    """Refuse what no provider may send: a ``req`` that is not an LLMRequest, a ``timeout_s`` that is not > 0.
+
+    Providers call it first in ``complete``, so a bad call raises TypeError or
+    ValueError naming the argument and nothing goes over the network.
+    """
+    if not isinstance(req, LLMRequest):
+        raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
+    check_number("timeout_s", timeout_s, strictly_positive=True)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from llm_client.errors import LLMError
-from llm_client.providers.base import LLMResponse
+from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.request import LLMRequest
 
 __all__ = ["FakeCall", "FakeProvider", "echo_reply"]
@@ -28,6 +28,17 @@ def echo_reply(req: LLMRequest) -> str:
     return f"[{req.model}] {req.prompt}"
 
 
+def _check_replies(name: str, replies: Iterable[object]) -> list[Reply]:
+    checked: list[Reply] = []
+    for index, reply in enumerate(replies):
+        if not isinstance(reply, (str, BaseException)) and not callable(reply):
+            raise TypeError(
+                f"{name}[{index}] must be a str, an exception or a callable, got {type(reply).__name__}"
+            )
+        checked.append(reply)
+    return checked
+
+
 class FakeProvider:
     """A provider that answers from a script instead of the network.
 
@@ -37,6 +48,9 @@ class FakeProvider:
     When the script is used up, ``default`` answers (``echo_reply`` unless
     given). ``calls`` records every call, so tests and notebooks can count
     attempts and check the timeout each one was given.
+
+    A script that is a string or not iterable, an item of another kind, or a
+    ``default`` that is neither None nor callable raises TypeError at once.
     """
 
     name = "fake"
@@ -47,7 +61,11 @@ class FakeProvider:
         *,
         default: Callable[[LLMRequest], str] | None = echo_reply,
     ) -> None:
-        self._script: deque[Reply] = deque(script)
+        if isinstance(script, str) or not isinstance(script, Iterable):
+            raise TypeError(f"script must be a list of replies, got {type(script).__name__}")
+        if default is not None and not callable(default):
+            raise TypeError(f"default must be callable or None, got {type(default).__name__}")
+        self._script: deque[Reply] = deque(_check_replies("script", script))
         self._default = default
         self.calls: list[FakeCall] = []
 
@@ -61,9 +79,10 @@ class FakeProvider:
 
     def push(self, *replies: Reply) -> None:
         """Add replies to the end of the script."""
-        self._script.extend(replies)
+        self._script.extend(_check_replies("replies", replies))
 
     def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        check_attempt(req, timeout_s)
         self.calls.append(FakeCall(req, timeout_s))
         if self._script:
             reply = self._script.popleft()

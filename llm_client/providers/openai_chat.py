@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from llm_client.errors import ConfigurationError, MalformedResponseError
-from llm_client.providers.base import LLMResponse
+from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.providers.http import error_for_status, error_for_transport, json_body, resolve_api_key  # noqa: F401
 from llm_client.request import LLMRequest
 
@@ -83,6 +83,7 @@ class OpenAIProvider:
 
     def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
         """Make one attempt; see :class:`~llm_client.providers.base.Provider` for the contract."""
+        check_attempt(req, timeout_s)
         # TODO(ex5): write OpenAIProvider.complete; notebooks/07_ex5_provider_call.ipynb walks you through it.
         raise NotImplementedError(
             "ex5: OpenAIProvider.complete is not written yet (see notebooks/07_ex5_provider_call.ipynb)"

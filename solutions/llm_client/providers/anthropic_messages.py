@@ -6,8 +6,9 @@ from typing import Any
 
 import httpx
 
+from llm_client.checks import check_int
 from llm_client.errors import ConfigurationError, MalformedResponseError
-from llm_client.providers.base import LLMResponse
+from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.providers.http import error_for_status, error_for_transport, json_body, resolve_api_key
 from llm_client.request import LLMRequest
 
@@ -37,8 +38,7 @@ class AnthropicProvider:
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise TypeError(f"http_client must be an httpx.Client, got {type(http_client).__name__}")
-        if isinstance(default_max_tokens, bool) or not isinstance(default_max_tokens, int) or default_max_tokens < 1:
-            raise ValueError(f"default_max_tokens must be an int >= 1, got {default_max_tokens!r}")
+        check_int("default_max_tokens", default_max_tokens, minimum=1)
         self.base_url = base_url.rstrip("/")
         self.default_max_tokens = default_max_tokens
         self._api_key = resolve_api_key(api_key, "ANTHROPIC_API_KEY")
@@ -83,6 +83,7 @@ class AnthropicProvider:
 
     def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
         """Make one attempt; see :class:`~llm_client.providers.base.Provider` for the contract."""
+        check_attempt(req, timeout_s)
         headers = self.headers()
         try:
             response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)

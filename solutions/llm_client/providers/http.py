@@ -49,12 +49,29 @@ _MESSAGE_LIMIT = 500
 
 
 def resolve_api_key(api_key: str | None, env_var: str) -> str | None:
-    """The key given as an argument, else the environment variable ``env_var``, else None."""
+    """The key given as an argument, else the environment variable ``env_var``, else None.
+
+    Surrounding whitespace is dropped (a key read from a file often ends in a
+    newline). A key with any other character that cannot be sent in an HTTP
+    header (spaces, control characters, non-ASCII) raises ValueError naming
+    where it came from; the message never repeats the key, because the HTTP
+    library's own error would (in its message and its debug log).
+    """
     if api_key is not None:
         if not isinstance(api_key, str):
             raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
-        return api_key or None
-    return os.environ.get(env_var) or None
+        source, key = "api_key", api_key
+    else:
+        source, key = env_var, os.environ.get(env_var, "")
+    key = key.strip()
+    if not key:
+        return None
+    if not all("!" <= char <= "~" for char in key):
+        raise ValueError(
+            f"{source} holds a character that cannot be sent in an HTTP header "
+            "(a space, a control character or non-ASCII); check how the key was copied"
+        )
+    return key
 
 
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key")
