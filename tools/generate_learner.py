@@ -140,7 +140,7 @@ def _used_names(tree: ast.AST) -> set[str]:
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name) and target.id == "__all__" and isinstance(node.value, ast.List):
-                    used.update(e.value for e in node.value.elts if isinstance(e, ast.Constant))
+                    used.update(str(e.value) for e in node.value.elts if isinstance(e, ast.Constant))
     return used
 
 
@@ -170,18 +170,18 @@ def _keep_lint_clean(original: str, generated: str, stubs: Mapping[int, str]) ->
                 name = alias.asname or alias.name.split(".")[0]
                 if name in old_used and name not in new_used:
                     _add_noqa(lines, getattr(alias, "lineno", node.lineno), "F401", first_exercise)
-    for node in ast.walk(new_tree):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+    for func in ast.walk(new_tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
-        end = node.end_lineno or node.lineno
-        exercises = [ex for line_no, ex in stubs.items() if node.lineno <= line_no <= end]
+        end = func.end_lineno or func.lineno
+        exercises = [ex for line_no, ex in stubs.items() if func.lineno <= line_no <= end]
         if not exercises:
             continue
-        loaded = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
-        params = {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
-        for statement in ast.walk(node):
-            if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-                target = statement.targets[0]
+        loaded = {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
+        params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
+        for inner in ast.walk(func):
+            if isinstance(inner, ast.Assign) and len(inner.targets) == 1:
+                target = inner.targets[0]
                 if isinstance(target, ast.Name) and target.id not in loaded and target.id not in params:
                     _add_noqa(lines, target.lineno, "F841", exercises[0])
     return "\n".join(lines) + ("\n" if generated.endswith("\n") else "")

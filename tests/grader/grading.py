@@ -1,0 +1,356 @@
+"""The grader's pytest plugin: points per exercise, a score table, and a Gradescope report.
+
+Every grader test carries its exercise's marker (``pytest.mark.ex2``) and its
+worth (``pytest.mark.points(2)``). At the end of each run that included grader
+tests the plugin prints one row per exercise: points earned of possible, a
+status, and the first hint of the catalog (exercises.toml) when the exercise
+is not done; then the total and where to go next.
+
+A test that fails because an exercise stub still raises NotImplementedError is
+reported in one line ("ex2 not started: backoff_delay still raises
+NotImplementedError (see notebooks/...)") and counted as "not started" in
+pytest's summary line; it still fails the run.
+
+``--grade-report PATH`` writes Gradescope's results.json: top-level ``score``
+and ``max_score``, and one entry per test whose ``name`` begins with its
+exercise id, with ``score``, ``max_score``, ``status`` and ``output``.
+
+This module is loaded by tests/conftest.py (``register``); it imports nothing
+from llm_client, so it reports even when the package under test cannot be imported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EXERCISE_MARK = re.compile(r"^ex\d+$")
+STUB_MESSAGE = re.compile(r"^(?P<ex>ex\d+): (?P<function>\S+) is not written yet \(see (?P<notebook>[^)]+)\)$")
+NOT_STARTED = "not started"
+_OUTPUT_LIMIT = 4000
+_WIDTH = 100
+
+
+@dataclass(frozen=True)
+class ExerciseInfo:
+    """What the table needs to know of one catalog entry."""
+
+    id: str
+    title: str
+    points: int
+    notebook: str
+    grader: str
+    hints: tuple[str, ...]
+    optional: bool = False
+
+
+@dataclass
+class TestResult:
+    """The grade of one grader test, filled in as its phases report."""
+
+    nodeid: str
+    name: str
+    exercise: str
+    points: float
+    failed: bool = False
+    skipped: bool = False
+    not_started: str | None = None
+    output: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed and not self.skipped
+
+    @property
+    def score(self) -> float:
+        return self.points if self.passed else 0.0
+
+
+@dataclass
+class ExerciseTally:
+    """The results of one exercise in this run."""
+
+    info: ExerciseInfo
+    results: list[TestResult] = field(default_factory=list)
+    collection_error: str | None = None
+
+    @property
+    def earned(self) -> float:
+        return sum(r.score for r in self.results)
+
+    @property
+    def possible(self) -> float:
+        return sum(r.points for r in self.results) if self.results else float(self.info.points)
+
+    @property
+    def status(self) -> str:
+        if self.collection_error is not None:
+            return "error: its tests could not be loaded"
+        failing = [r for r in self.results if not r.passed]
+        if not failing:
+            return "passed"
+        if all(r.not_started for r in failing) and len(failing) == len(self.results):
+            return NOT_STARTED
+        return f"{len(failing)} of {len(self.results)} tests failing"
+
+
+def load_catalog(path: Path) -> dict[str, ExerciseInfo]:
+    """The catalog's exercises by id, in file order (empty when the file is missing)."""
+    if not path.is_file():
+        return {}
+    with open(path, "rb") as handle:
+        data = tomllib.load(handle)
+    catalog: dict[str, ExerciseInfo] = {}
+    for entry in data.get("exercise", []):
+        catalog[entry["id"]] = ExerciseInfo(
+            id=entry["id"],
+            title=entry.get("title", entry["id"]),
+            points=int(entry.get("points", 0)),
+            notebook=entry.get("notebook", ""),
+            grader=entry.get("grader", ""),
+            hints=tuple(entry.get("hints", ())),
+            optional=bool(entry.get("optional", False)),
+        )
+    return catalog
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grader", "the exercise grader")
+    group.addoption(
+        "--grade-report",
+        metavar="PATH",
+        default=None,
+        help="write a Gradescope results.json with the score of every grader test to PATH",
+    )
+
+
+def register(config: pytest.Config, *, root: Path) -> None:
+    """Install the grader plugin for this run (called from tests/conftest.py)."""
+    if not config.pluginmanager.has_plugin("llm-client-grader"):
+        config.pluginmanager.register(GraderPlugin(config, root=root), "llm-client-grader")
+
+
+def stub_not_started(exc: BaseException | None) -> re.Match[str] | None:
+    """The parsed message of an exercise stub's NotImplementedError in ``exc``'s chain, or None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, NotImplementedError):
+            match = STUB_MESSAGE.match(str(exc))
+            if match:
+                return match
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def not_started_line(match: re.Match[str]) -> str:
+    return (
+        f"{match['ex']} not started: {match['function']} still raises NotImplementedError "
+        f"(see {match['notebook']})"
+    )
+
+
+class GraderPlugin:
+    """Collects grader results and reports them (see the module docstring)."""
+
+    def __init__(self, config: pytest.Config, *, root: Path) -> None:
+        self.config = config
+        self.root = root
+        self.grader_dir = root / "tests" / "grader"
+        self.catalog = load_catalog(root / "exercises.toml")
+        self.results: dict[str, TestResult] = {}
+        self.collection_errors: dict[str, str] = {}
+        self.started = time.monotonic()
+
+    # -- collection --------------------------------------------------------------------------
+
+    def _is_grader_path(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(self.grader_dir.resolve())
+
+    def _exercise_of_file(self, path: Path) -> str | None:
+        for info in self.catalog.values():
+            if info.grader and (self.root / info.grader).resolve() == path.resolve():
+                return info.id
+        match = re.match(r"test_(ex\d+)_", path.name)
+        return match[1] if match else None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        problems = []
+        for item in items:
+            if not self._is_grader_path(item.path):
+                continue
+            exercises = sorted({m.name for m in item.iter_markers() if EXERCISE_MARK.match(m.name)})
+            points = item.get_closest_marker("points")
+            if len(exercises) != 1 or points is None or len(points.args) != 1:
+                problems.append(f"{item.nodeid}: needs exactly one exN marker and one points(n) marker")
+                continue
+            self.results[item.nodeid] = TestResult(
+                nodeid=item.nodeid,
+                name=f"{exercises[0]}: {item.name}",
+                exercise=exercises[0],
+                points=float(points.args[0]),
+            )
+        if problems:
+            raise pytest.UsageError("grader tests without their marks:\n" + "\n".join(problems))
+        if self.results and config.option.tbstyle == "auto":
+            config.option.tbstyle = "short"
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if not report.failed:
+            return
+        path = Path(str(self.config.rootpath / report.nodeid.split("::")[0]))
+        if not self._is_grader_path(path):
+            return
+        exercise = self._exercise_of_file(path)
+        if exercise is not None:
+            self.collection_errors[exercise] = report.longreprtext[-_OUTPUT_LIMIT:]
+
+    # -- running -----------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        if report.failed and item.nodeid in self.results and call.excinfo is not None:
+            match = stub_not_started(call.excinfo.value)
+            if match:
+                report.longrepr = not_started_line(match)
+                report.user_properties.append(("not_started", not_started_line(match)))
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
+        if report.failed and any(name == "not_started" for name, _ in report.user_properties):
+            return NOT_STARTED, "N", ("NOT STARTED", {"yellow": True})
+        return None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = self.results.get(report.nodeid)
+        if result is None:
+            return
+        if report.failed:
+            if not result.failed:
+                result.failed = True
+                not_started = next((str(v) for k, v in report.user_properties if k == "not_started"), None)
+                result.not_started = not_started
+                result.output = not_started or report.longreprtext[-_OUTPUT_LIMIT:]
+        elif report.skipped and report.when in ("setup", "call"):
+            result.skipped = True
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+            result.output = f"skipped: {reason}"
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def tallies(self) -> list[ExerciseTally]:
+        """One tally per exercise that had tests (or a broken test file) in this run, in catalog order."""
+        ids = {r.exercise for r in self.results.values()} | set(self.collection_errors)
+        order = [ex for ex in self.catalog if ex in ids] + sorted(ids - set(self.catalog))
+        tallies = []
+        for ex in order:
+            info = self.catalog.get(ex) or ExerciseInfo(ex, ex, 0, "", "", ())
+            tally = ExerciseTally(info, [r for r in self.results.values() if r.exercise == ex])
+            tally.collection_error = self.collection_errors.get(ex)
+            tallies.append(tally)
+        return tallies
+
+    @staticmethod
+    def _points(value: float) -> str:
+        return f"{value:g}"
+
+    def table_lines(self) -> list[str]:
+        tallies = self.tallies()
+        if not tallies:
+            return []
+        title_width = max(len(t.info.title) + (11 if t.info.optional else 0) for t in tallies)
+        lines = [f"{'exercise':<{title_width + 6}} {'points':>9}  status"]
+        indent = " " * 6
+        for tally in tallies:
+            score = f"{self._points(tally.earned)}/{self._points(tally.possible)}"
+            label = tally.info.title + (" (optional)" if tally.info.optional else "")
+            lines.append(f"{tally.info.id:<5} {label:<{title_width}} {score:>9}  {tally.status}")
+            if tally.status == "passed":
+                continue
+            stubs = dict.fromkeys(r.not_started for r in tally.results if r.not_started)
+            lines.extend(f"{indent}{line}" for line in stubs if line)
+            if tally.info.hints:
+                lines.extend(
+                    textwrap.wrap(
+                        f"hint: {tally.info.hints[0]}",
+                        width=_WIDTH,
+                        initial_indent=indent,
+                        subsequent_indent=indent + "  ",
+                        break_on_hyphens=False,
+                    )
+                )
+        required = [t for t in tallies if not t.info.optional]
+        earned = sum(t.earned for t in required)
+        possible = sum(t.possible for t in required)
+        lines.append(f"total: {self._points(earned)} of {self._points(possible)} points")
+        optional = [t for t in tallies if t.info.optional]
+        if optional:
+            extra = sum(t.earned for t in optional)
+            lines[-1] += f", plus {self._points(extra)} of {self._points(sum(t.possible for t in optional))} optional"
+        todo = next((t for t in tallies if t.status != "passed"), None)
+        if todo is not None:
+            where = f": read {todo.info.notebook}" if todo.info.notebook else ""
+            lines.append(f"next: {todo.info.id} {todo.info.title}{where}, then run `pytest -m {todo.info.id}`")
+        return lines
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        lines = self.table_lines()
+        if not lines:
+            return
+        terminalreporter.write_sep("=", "grade")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+    def report(self) -> dict[str, Any]:
+        """The Gradescope results.json of this run."""
+        tests: list[dict[str, Any]] = []
+        for ex, error in self.collection_errors.items():
+            info = self.catalog.get(ex)
+            tests.append(
+                {
+                    "name": f"{ex}: the grader tests could not be loaded",
+                    "score": 0.0,
+                    "max_score": float(info.points if info else 0),
+                    "status": "failed",
+                    "output": error,
+                }
+            )
+        for result in self.results.values():
+            tests.append(
+                {
+                    "name": result.name,
+                    "score": result.score,
+                    "max_score": result.points,
+                    "status": "passed" if result.passed else "failed",
+                    "output": result.output,
+                }
+            )
+        optional = {ex for ex, info in self.catalog.items() if info.optional}
+        tallies = self.tallies()
+        return {
+            "score": sum(t["score"] for t in tests),
+            "max_score": sum(t.possible for t in tallies if t.info.id not in optional),
+            "execution_time": round(time.monotonic() - self.started, 3),
+            "output": "\n".join(self.table_lines()),
+            "visibility": "visible",
+            "stdout_visibility": "visible",
+            "tests": tests,
+        }
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        path = self.config.getoption("--grade-report")
+        if path:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(self.report(), indent=2) + "\n", encoding="utf-8")

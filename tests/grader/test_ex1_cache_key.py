@@ -1,0 +1,148 @@
+"""Exercise 1: the cache key of a request (make_cache_key).
+
+A cache key must change whenever anything that can change the answer changes,
+stay the same for the same effective input, and be the same in every process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import llm_client
+from llm_client import LLMRequest, make_cache_key
+
+pytestmark = pytest.mark.ex1
+
+BASE = LLMRequest(model="gpt-test", prompt="Name a prime number.")
+FULL = LLMRequest(
+    model="gpt-test",
+    prompt="Name a prime number.",
+    system_prompt="Answer in one word.",
+    temperature=0.7,
+    max_tokens=50,
+    top_p=0.9,
+    stop=("\n", "END"),
+)
+
+# One change per field; each pair must get two different keys.
+FIELD_CHANGES = {
+    "model": (BASE, replace(BASE, model="gpt-test-2")),
+    "prompt": (BASE, replace(BASE, prompt="Name an even number.")),
+    "system_prompt": (BASE, replace(BASE, system_prompt="Answer in French.")),
+    "temperature": (BASE, replace(BASE, temperature=1.0)),
+    "max_tokens": (BASE, replace(BASE, max_tokens=5)),
+    "top_p": (BASE, replace(BASE, top_p=0.5)),
+    "stop": (BASE, replace(BASE, stop=("END",))),
+}
+
+
+@pytest.mark.points(1)
+def test_key_is_64_lowercase_hex_characters() -> None:
+    for req in (BASE, FULL):
+        key = make_cache_key(req)
+        assert isinstance(key, str), f"expected a str, got {type(key).__name__}: {key!r}"
+        assert re.fullmatch(r"[0-9a-f]{64}", key), (
+            f"expected 64 lowercase hex characters (a SHA-256 hexdigest), got {key!r} ({len(key)} characters)"
+        )
+
+
+@pytest.mark.points(1)
+def test_equal_requests_get_equal_keys() -> None:
+    twin = LLMRequest(
+        model="gpt-test",
+        prompt="Name a prime number.",
+        system_prompt="Answer in one word.",
+        temperature=0.7,
+        max_tokens=50,
+        top_p=0.9,
+        stop=["\n", "END"],  # type: ignore[arg-type]  # a list is accepted and stored as a tuple
+    )
+    assert make_cache_key(FULL) == make_cache_key(twin), "two equal requests should get the same key"
+    assert make_cache_key(FULL) == make_cache_key(FULL), "the same request should always get the same key"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("field_name", list(FIELD_CHANGES))
+def test_key_changes_when_any_field_changes(field_name: str) -> None:
+    before, after = FIELD_CHANGES[field_name]
+    assert make_cache_key(before) != make_cache_key(after), (
+        f"expected a different key when only {field_name} changes "
+        f"({getattr(before, field_name)!r} -> {getattr(after, field_name)!r}), got the same key: "
+        f"{field_name} can change the answer, so it must be part of the key"
+    )
+
+
+@pytest.mark.points(1)
+def test_values_do_not_run_into_each_other() -> None:
+    pairs = [
+        (LLMRequest(model="ab", prompt="c"), LLMRequest(model="a", prompt="bc")),
+        (replace(BASE, stop=("a", "b")), replace(BASE, stop=("ab",))),
+        (replace(BASE, system_prompt="x", prompt="y"), replace(BASE, system_prompt="y", prompt="x")),
+    ]
+    for left, right in pairs:
+        assert make_cache_key(left) != make_cache_key(right), (
+            f"expected different keys for two different requests, got the same for\n  {left}\n  {right}\n"
+            "(serialize the fields with their names, e.g. as a JSON object, instead of gluing strings together)"
+        )
+
+
+@pytest.mark.points(1)
+def test_temperature_0_and_0_0_share_a_key() -> None:
+    as_int = LLMRequest(model="gpt-test", prompt="hi", temperature=0)
+    as_float = LLMRequest(model="gpt-test", prompt="hi", temperature=0.0)
+    assert make_cache_key(as_int) == make_cache_key(as_float), (
+        "expected temperature=0 and temperature=0.0 to give the same key (same effective input), got two keys"
+    )
+    one = replace(BASE, temperature=1)
+    assert make_cache_key(one) == make_cache_key(replace(BASE, temperature=1.0)), (
+        "expected temperature=1 and temperature=1.0 to give the same key, got two keys"
+    )
+
+
+_CHILD = """
+import json, sys
+from llm_client import LLMRequest, make_cache_key
+requests = [LLMRequest(**fields) for fields in json.loads(sys.argv[1])]
+print(json.dumps([make_cache_key(r) for r in requests]))
+"""
+
+
+@pytest.mark.points(2)
+def test_key_is_the_same_in_other_processes() -> None:
+    requests = [BASE, FULL, replace(FULL, stop=())]
+    here = [make_cache_key(r) for r in requests]  # fails at once while the exercise is not started
+    package_parent = Path(llm_client.__file__).resolve().parent.parent
+    payload = json.dumps([{**r.__dict__, "stop": list(r.stop)} for r in requests])
+    children = []
+    for seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(package_parent)}
+        children.append(
+            (
+                seed,
+                subprocess.Popen(
+                    [sys.executable, "-c", _CHILD, payload],
+                    env=env,
+                    cwd=package_parent,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+        )
+    for seed, child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, f"a fresh Python process could not compute the keys:\n{err[-2000:]}"
+        there = json.loads(out)
+        assert there == here, (
+            f"expected the same keys in a new process (PYTHONHASHSEED={seed}), got different ones:\n"
+            f"  this process: {here[0]}\n  new process:  {there[0]}\n"
+            "hash() changes from process to process; use hashlib (e.g. sha256) on a stable serialization"
+        )

@@ -1,0 +1,122 @@
+"""Exercise 2: capped exponential backoff (backoff_delay) and full jitter (add_jitter).
+
+Attempts are counted from 0; delays are in seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import pytest
+
+from llm_client import add_jitter, backoff_delay
+
+pytestmark = pytest.mark.ex2
+
+
+@pytest.mark.points(2)
+def test_default_schedule_doubles_from_half_a_second_up_to_8() -> None:
+    expected = [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    got = [backoff_delay(attempt) for attempt in range(len(expected))]
+    assert got == expected, (
+        f"expected backoff_delay(0..6) to be {expected}, got {got} "
+        "(attempt 0 waits base, each attempt doubles it, cap limits it)"
+    )
+
+
+@pytest.mark.points(1)
+def test_base_and_cap_are_honoured() -> None:
+    expected = [1.0, 2.0, 4.0, 5.0, 5.0]
+    got = [backoff_delay(attempt, base=1.0, cap=5.0) for attempt in range(5)]
+    assert got == expected, f"expected backoff_delay(0..4, base=1, cap=5) to be {expected}, got {got}"
+    got_small = [backoff_delay(attempt, base=0.1, cap=0.3) for attempt in range(3)]
+    assert got_small == pytest.approx([0.1, 0.2, 0.3]), (
+        f"expected backoff_delay(0..2, base=0.1, cap=0.3) to be [0.1, 0.2, 0.3], got {got_small}"
+    )
+
+
+@pytest.mark.points(2)
+def test_huge_attempts_return_the_cap_without_overflow() -> None:
+    for attempt in (10, 63, 64, 1100, 10**6):
+        try:
+            got = backoff_delay(attempt)
+        except OverflowError as exc:
+            pytest.fail(f"expected backoff_delay({attempt}) to be the cap 8.0, got OverflowError: {exc}")
+        assert got == 8.0, f"expected backoff_delay({attempt}) to be the cap 8.0, got {got!r}"
+    assert all(backoff_delay(a, base=2.0, cap=3.0) <= 3.0 for a in range(100)), "a delay went above the cap"
+
+
+@pytest.mark.points(1)
+def test_negative_attempt_is_refused() -> None:
+    assert backoff_delay(0) == 0.5, f"expected backoff_delay(0) to be 0.5, got {backoff_delay(0)!r}"
+    with pytest.raises(ValueError, match="attempt"):
+        backoff_delay(-1)
+
+
+@pytest.mark.points(1)
+def test_jitter_stays_between_0_and_the_delay() -> None:
+    rng = random.Random(1)
+    draws = [add_jitter(4.0, rng=rng) for _ in range(2000)]
+    outside = [d for d in draws if not 0.0 <= d <= 4.0]
+    assert not outside, f"expected every add_jitter(4.0) to be within [0, 4], got {outside[:5]}"
+    assert add_jitter(0.0, rng=random.Random(2)) == 0.0, "expected add_jitter(0.0) to be 0.0"
+
+
+@pytest.mark.points(2)
+def test_jitter_covers_the_whole_interval() -> None:
+    rng = random.Random(3)
+    draws = [add_jitter(4.0, rng=rng) for _ in range(2000)]
+    lower_half = sum(d < 2.0 for d in draws)
+    assert lower_half > 800, (
+        f"expected about half of add_jitter(4.0) to fall below 2.0 (full jitter draws from [0, 4]), "
+        f"got {lower_half} of 2000"
+    )
+    assert min(draws) < 0.1, f"expected some waits close to 0, the smallest was {min(draws):.3f}"
+    mean = statistics.fmean(draws)
+    assert 1.8 < mean < 2.2, f"expected the mean of add_jitter(4.0) to be about 2.0, got {mean:.3f}"
+
+
+@pytest.mark.points(1)
+def test_seeded_rng_reproduces_the_same_waits() -> None:
+    first = [add_jitter(8.0, rng=random.Random(42)) for _ in range(3)]
+    rng_a, rng_b = random.Random(42), random.Random(42)
+    seq_a = [add_jitter(8.0, rng=rng_a) for _ in range(10)]
+    seq_b = [add_jitter(8.0, rng=rng_b) for _ in range(10)]
+    assert seq_a == seq_b, f"expected two Random(42) to give the same waits, got {seq_a[:3]} and {seq_b[:3]}"
+    assert len(set(seq_a)) > 1, f"expected the waits to vary from draw to draw, got {seq_a[:3]}"
+    assert first[0] == first[1] == first[2], "expected a fresh Random(42) to give the same first wait every time"
+    other = [add_jitter(8.0, rng=random.Random(7)) for _ in range(1)]
+    assert other[0] != first[0], "expected a different seed to give a different wait"
+
+
+class _Quarter(random.Random):
+    """A generator whose every draw is 0.25 of the way through the interval."""
+
+    def random(self) -> float:
+        return 0.25
+
+
+@pytest.mark.points(1)
+def test_the_rng_passed_in_is_used() -> None:
+    got = add_jitter(4.0, rng=_Quarter())
+    assert got == pytest.approx(1.0), (
+        f"expected add_jitter(4.0, rng=r) to draw from r (r always gives 0.25, so 1.0), got {got!r}"
+    )
+
+
+@pytest.mark.points(1)
+def test_without_rng_the_random_module_is_used() -> None:
+    state = random.getstate()
+    try:
+        random.seed(1234)
+        first = add_jitter(4.0)
+        random.seed(1234)
+        second = add_jitter(4.0)
+    finally:
+        random.setstate(state)
+    assert first == second, (
+        "expected add_jitter(4.0) to draw from the random module (random.seed makes it repeat), "
+        f"got {first} and {second}"
+    )
+    assert 0.0 <= first <= 4.0, f"expected a wait within [0, 4], got {first}"

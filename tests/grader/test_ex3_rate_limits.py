@@ -1,0 +1,171 @@
+"""Exercise 3: rate limits. Read Retry-After (parse_retry_after) and decide the wait after a 429 (rate_limit_delay).
+
+All waits are in seconds; ``now`` is a Unix timestamp.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+
+import httpx
+import pytest
+
+import llm_client.retry
+from llm_client import FakeProvider, LLMClient, LLMRequest, RateLimitError, parse_retry_after, rate_limit_delay
+
+pytestmark = pytest.mark.ex3
+
+NOW = 1_800_000_000.0  # a fixed "now", so no test depends on the clock
+
+
+def http_date(timestamp: float) -> str:
+    return formatdate(timestamp, usegmt=True)
+
+
+# -- parse_retry_after --------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+def test_retry_after_ms_is_milliseconds() -> None:
+    got = parse_retry_after({"retry-after-ms": "1500"}, now=NOW)
+    assert got == pytest.approx(1.5), f"expected retry-after-ms: 1500 to mean 1.5 seconds, got {got!r}"
+
+
+@pytest.mark.points(1)
+def test_retry_after_seconds_whole_and_fractional() -> None:
+    for value, expected in (("2", 2.0), ("0.5", 0.5), ("0", 0.0), (" 7 ", 7.0)):
+        got = parse_retry_after({"retry-after": value}, now=NOW)
+        assert got == pytest.approx(expected), f"expected Retry-After: {value!r} to mean {expected} s, got {got!r}"
+
+
+@pytest.mark.points(1)
+def test_retry_after_ms_wins_over_retry_after() -> None:
+    got = parse_retry_after({"retry-after": "9", "retry-after-ms": "250"}, now=NOW)
+    assert got == pytest.approx(0.25), (
+        f"expected retry-after-ms (more precise) to be used when both headers are present: 0.25 s, got {got!r}"
+    )
+
+
+@pytest.mark.points(2)
+def test_http_date_is_relative_to_now() -> None:
+    got = parse_retry_after({"retry-after": http_date(NOW + 30)}, now=NOW)
+    assert got == pytest.approx(30.0), (
+        f"expected Retry-After: {http_date(NOW + 30)} with now={NOW} to mean 30 s, got {got!r}"
+    )
+    got_later = parse_retry_after({"retry-after": http_date(NOW + 30)}, now=NOW + 10)
+    assert got_later == pytest.approx(20.0), f"expected the same date 10 s later to mean 20 s, got {got_later!r}"
+
+
+@pytest.mark.points(1)
+def test_http_date_in_the_past_means_no_wait() -> None:
+    got = parse_retry_after({"retry-after": http_date(NOW - 120)}, now=NOW)
+    assert got == 0.0, f"expected a date in the past to mean 0.0 s (never negative), got {got!r}"
+
+
+@pytest.mark.points(1)
+def test_http_date_without_now_uses_the_clock() -> None:
+    import time
+
+    got = parse_retry_after({"retry-after": http_date(time.time() + 3600)})
+    assert got is not None and 3500 < got <= 3600, f"expected about 3600 s for a date an hour ahead, got {got!r}"
+
+
+@pytest.mark.points(1)
+def test_header_names_in_any_case_dict_or_httpx_headers() -> None:
+    cases = [
+        ({"Retry-After": "3"}, 3.0),
+        ({"RETRY-AFTER": "3"}, 3.0),
+        ({"Retry-After-Ms": "250"}, 0.25),
+        (httpx.Headers({"Retry-After": "4"}), 4.0),
+        (httpx.Headers({"Retry-After-MS": "500"}), 0.5),
+    ]
+    for headers, expected in cases:
+        got = parse_retry_after(headers, now=NOW)
+        assert got == pytest.approx(expected), f"expected {dict(headers)} to mean {expected} s, got {got!r}"
+
+
+@pytest.mark.points(1)
+def test_missing_or_garbage_gives_none() -> None:
+    for headers in ({}, {"content-type": "application/json"}, {"retry-after": "soon"}, {"retry-after": ""},
+                    {"retry-after": "nan"}, {"retry-after": "inf"}, {"retry-after-ms": "fast"}):
+        got = parse_retry_after(headers, now=NOW)
+        assert got is None, f"expected None for {headers} (nothing usable), got {got!r}"
+    negative = parse_retry_after({"retry-after": "-5"}, now=NOW)
+    assert negative is None or negative == 0.0, f"expected never a negative wait, got {negative!r}"
+
+
+# -- rate_limit_delay ---------------------------------------------------------------------
+
+
+class Backoff:
+    """A stand-in backoff that records the attempts it was asked about."""
+
+    def __init__(self, value: float = 99.0) -> None:
+        self.value = value
+        self.asked: list[int] = []
+
+    def __call__(self, attempt: int) -> float:
+        self.asked.append(attempt)
+        return self.value
+
+
+@pytest.mark.points(1)
+def test_retry_after_within_the_cap_is_honoured() -> None:
+    backoff = Backoff()
+    got = rate_limit_delay(RateLimitError(retry_after=2.0), 0, max_retry_after_s=60.0, backoff=backoff)
+    assert got == 2.0, f"expected the wait the provider asked for (2.0 s), got {got!r}"
+    at_cap = rate_limit_delay(RateLimitError(retry_after=60.0), 1, max_retry_after_s=60.0, backoff=backoff)
+    assert at_cap == 60.0, f"expected retry_after equal to max_retry_after_s (60) to be honoured, got {at_cap!r}"
+    assert backoff.asked == [], f"expected backoff not to be called when Retry-After is honoured, got {backoff.asked}"
+
+
+@pytest.mark.points(1)
+def test_retry_after_of_zero_is_honoured() -> None:
+    got = rate_limit_delay(RateLimitError(retry_after=0.0), 0, max_retry_after_s=60.0, backoff=Backoff())
+    assert got == 0.0, f"expected retry_after=0 to mean 'retry now' (0.0 s), got {got!r}; 0 is not None"
+
+
+@pytest.mark.points(1)
+def test_retry_after_above_the_cap_falls_back_to_backoff() -> None:
+    backoff = Backoff(1.25)
+    got = rate_limit_delay(RateLimitError(retry_after=3600.0), 3, max_retry_after_s=60.0, backoff=backoff)
+    assert got == 1.25, f"expected backoff(3) (1.25 s) when Retry-After (3600 s) is above the cap, got {got!r}"
+    assert backoff.asked == [3], f"expected backoff to be asked about attempt 3, got {backoff.asked}"
+
+
+@pytest.mark.points(1)
+def test_no_retry_after_falls_back_to_backoff() -> None:
+    backoff = Backoff(0.75)
+    got = rate_limit_delay(RateLimitError(retry_after=None), 2, max_retry_after_s=60.0, backoff=backoff)
+    assert got == 0.75, f"expected backoff(2) (0.75 s) when the provider gave no Retry-After, got {got!r}"
+    assert backoff.asked == [2], f"expected backoff to be asked about attempt 2, got {backoff.asked}"
+
+
+# -- through the client -------------------------------------------------------------------
+
+
+@pytest.mark.points(2)
+def test_client_sleeps_what_the_provider_asked_then_succeeds() -> None:
+    sleeps: list[float] = []
+    provider = FakeProvider([RateLimitError(retry_after=2.0), "ok"])
+    client = LLMClient(provider, sleep=sleeps.append, max_retries=2)
+    got = client.call(LLMRequest(model="m", prompt="hello"))
+    assert got == "ok", f"expected the answer after the 429 ('ok'), got {got!r}"
+    assert sleeps == [2.0], f"expected one sleep of 2.0 s (Retry-After: 2), got {sleeps}"
+    assert provider.call_count == 2, f"expected 2 attempts, got {provider.call_count}"
+
+
+@pytest.mark.points(1)
+def test_client_backs_off_when_retry_after_is_too_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Exercise 2's functions are replaced by fixed stand-ins, so this test needs only exercise 3.
+    monkeypatch.setattr(llm_client.retry, "backoff_delay", lambda attempt, base=0.5, cap=8.0: 0.5 * 2**attempt)
+    monkeypatch.setattr(llm_client.retry, "add_jitter", lambda delay_s, rng=None: delay_s)
+    sleeps: list[float] = []
+    provider = FakeProvider([RateLimitError(retry_after=3600.0), RateLimitError(retry_after=None), "ok"])
+    client = LLMClient(provider, sleep=sleeps.append, max_retries=3, max_retry_after_s=60.0)
+    got = client.call(LLMRequest(model="m", prompt="hello"))
+    assert got == "ok", f"expected 'ok' after two 429s, got {got!r}"
+    assert sleeps == [0.5, 1.0], (
+        "expected the backoff waits [0.5, 1.0] (Retry-After 3600 s is above the 60 s cap; then none given), "
+        f"got {sleeps}"
+    )

@@ -1,0 +1,185 @@
+"""Exercise 4: structured output. Parse and validate (parse_structured); ask again with the errors (call_structured).
+
+The client here gets its own ``key_fn``, so this exercise does not need exercise 1.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import BaseModel
+
+from llm_client import (
+    FakeProvider,
+    InvalidRequestError,
+    LLMClient,
+    LLMRequest,
+    MemoryCache,
+    StructuredOutputError,
+    parse_structured,
+)
+from llm_client.structured import schema_cache_key
+
+pytestmark = pytest.mark.ex4
+
+
+class Weather(BaseModel):
+    city: str
+    temp_c: float
+
+
+class Capital(BaseModel):
+    country: str
+    capital: str
+
+
+VALID = '{"city": "Oslo", "temp_c": -3.5}'
+WRONG_TYPE = '{"city": "Oslo", "temp_c": "freezing"}'
+NOT_JSON = "It is cold in Oslo today."
+REQ = LLMRequest(model="m", prompt="Weather in Oslo as JSON with city and temp_c.")
+
+
+def simple_key(req: LLMRequest) -> str:
+    """A stand-in for make_cache_key: any stable text will do here."""
+    return f"{req.model}|{req.system_prompt}|{req.prompt}"
+
+
+def make_client(script: list[str], cache: MemoryCache | None = None) -> tuple[LLMClient, FakeProvider]:
+    provider = FakeProvider(script, default=lambda req: "(no more scripted answers)")
+    sleeps: list[float] = []
+    return LLMClient(provider, cache=cache, key_fn=simple_key, sleep=sleeps.append), provider
+
+
+# -- parse_structured ---------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+def test_parses_plain_json_into_the_schema() -> None:
+    got = parse_structured(VALID, Weather)
+    assert got == Weather(city="Oslo", temp_c=-3.5), f"expected Weather(city='Oslo', temp_c=-3.5), got {got!r}"
+
+
+@pytest.mark.points(1)
+def test_parses_json_inside_a_code_fence() -> None:
+    for text in (f"```json\n{VALID}\n```", f"Here you go:\n```\n{VALID}\n```\nEnjoy!"):
+        got = parse_structured(text, Weather)
+        assert got == Weather(city="Oslo", temp_c=-3.5), f"expected the fenced JSON to parse, got {got!r} for {text!r}"
+
+
+@pytest.mark.points(1)
+def test_text_that_is_not_json_raises_structured_output_error() -> None:
+    with pytest.raises(StructuredOutputError) as info:
+        parse_structured(NOT_JSON, Weather)
+    error = info.value
+    assert error.raw_text == NOT_JSON, f"expected raw_text to be the text as given, got {error.raw_text!r}"
+    assert error.validation_errors and all(isinstance(e, dict) for e in error.validation_errors), (
+        f"expected validation_errors to be a non-empty list of dicts, got {error.validation_errors!r}"
+    )
+    assert error.__cause__ is not None, "expected the JSON error to be chained (raise ... from exc)"
+
+
+@pytest.mark.points(2)
+def test_schema_mismatch_raises_with_pydantic_errors() -> None:
+    fenced = f"```json\n{WRONG_TYPE}\n```"
+    with pytest.raises(StructuredOutputError) as info:
+        parse_structured(fenced, Weather)
+    error = info.value
+    assert error.raw_text == fenced, f"expected raw_text to be the whole text as given, got {error.raw_text!r}"
+    locations = [tuple(e.get("loc", ())) for e in error.validation_errors]
+    assert ("temp_c",) in locations, f"expected an error located at temp_c, got {error.validation_errors!r}"
+    assert all("msg" in e for e in error.validation_errors), "expected each error to carry a 'msg'"
+    with pytest.raises(StructuredOutputError) as missing:
+        parse_structured('{"city": "Oslo"}', Weather)
+    assert ("temp_c",) in [tuple(e.get("loc", ())) for e in missing.value.validation_errors], (
+        f"expected a missing temp_c to be reported, got {missing.value.validation_errors!r}"
+    )
+
+
+# -- call_structured ----------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+def test_valid_first_answer_is_returned() -> None:
+    client, provider = make_client([VALID])
+    got = client.call_structured(REQ, Weather)
+    assert got == Weather(city="Oslo", temp_c=-3.5), f"expected the parsed Weather, got {got!r}"
+    assert provider.call_count == 1, f"expected 1 call to the model, got {provider.call_count}"
+
+
+@pytest.mark.points(2)
+def test_invalid_answer_is_repaired_with_the_errors_fed_back() -> None:
+    client, provider = make_client([WRONG_TYPE, VALID])
+    got = client.call_structured(REQ, Weather, max_repairs=1)
+    assert got == Weather(city="Oslo", temp_c=-3.5), f"expected the repaired answer, got {got!r}"
+    assert provider.call_count == 2, f"expected 2 calls (answer, repair), got {provider.call_count}"
+    second = provider.calls[1].request
+    assert REQ.prompt in second.prompt, "expected the second prompt to repeat the original task"
+    assert "freezing" in second.prompt, "expected the second prompt to show the rejected answer"
+    assert "temp_c" in second.prompt, (
+        f"expected the second prompt to say what was wrong (the validation error at temp_c), got:\n{second.prompt}"
+    )
+    assert second.model == REQ.model, "expected the repair to go to the same model"
+
+
+@pytest.mark.points(2)
+def test_max_repairs_bounds_the_calls_then_raises() -> None:
+    client, provider = make_client([NOT_JSON, WRONG_TYPE, "still not json"])
+    with pytest.raises(StructuredOutputError) as info:
+        client.call_structured(REQ, Weather, max_repairs=2)
+    assert provider.call_count == 3, f"expected 1 answer + 2 repairs = 3 calls, got {provider.call_count}"
+    assert info.value.raw_text == "still not json", f"expected raw_text of the last answer, got {info.value.raw_text!r}"
+    assert info.value.validation_errors, "expected the last validation errors on the exception"
+
+
+@pytest.mark.points(1)
+def test_max_repairs_zero_means_one_answer_only() -> None:
+    client, provider = make_client([WRONG_TYPE, VALID])
+    with pytest.raises(StructuredOutputError):
+        client.call_structured(REQ, Weather, max_repairs=0)
+    assert provider.call_count == 1, f"expected exactly 1 call with max_repairs=0, got {provider.call_count}"
+
+
+@pytest.mark.points(2)
+def test_invalid_output_is_never_cached() -> None:
+    cache = MemoryCache()
+    client, provider = make_client([NOT_JSON, WRONG_TYPE, VALID], cache=cache)
+    with pytest.raises(StructuredOutputError):
+        client.call_structured(REQ, Weather, max_repairs=1)
+    assert len(cache) == 0, f"expected nothing cached after a failed structured call, got {len(cache)} entries"
+    got = client.call_structured(REQ, Weather, max_repairs=0)
+    assert got == Weather(city="Oslo", temp_c=-3.5), "expected a fresh call to the model after the failure"
+    assert provider.call_count == 3, f"expected the model to be asked again (3 calls), got {provider.call_count}"
+
+
+@pytest.mark.points(2)
+def test_valid_output_is_cached_under_a_key_that_includes_the_schema() -> None:
+    cache = MemoryCache()
+    client, provider = make_client([VALID, '{"country": "Norway", "capital": "Oslo"}'], cache=cache)
+    first = client.call_structured(REQ, Weather)
+    again = client.call_structured(REQ, Weather)
+    assert again == first, f"expected the cached Weather on the second call, got {again!r}"
+    assert provider.call_count == 1, f"expected the second call to be served from the cache, got {provider.call_count}"
+    assert len(cache) == 1, f"expected one cache entry, got {len(cache)}"
+    assert simple_key(REQ) not in cache, (
+        "expected the structured answer to be cached under a key that includes the schema, "
+        "not under the plain request key"
+    )
+    other = client.call_structured(REQ, Capital)
+    assert other == Capital(country="Norway", capital="Oslo"), (
+        f"expected a different schema to miss the cache and ask the model, got {other!r}"
+    )
+    assert provider.call_count == 2, f"expected 2 calls (one per schema), got {provider.call_count}"
+    stored = cache.get(schema_cache_key(simple_key(REQ), Weather))
+    assert stored is not None and json.loads(stored) == {"city": "Oslo", "temp_c": -3.5}, (
+        f"expected the Weather's JSON under schema_cache_key(key, Weather), got {stored!r}"
+    )
+
+
+@pytest.mark.points(1)
+def test_provider_errors_pass_through_unchanged() -> None:
+    provider = FakeProvider([InvalidRequestError("bad request", status_code=400)], default=None)
+    client = LLMClient(provider, key_fn=simple_key, sleep=lambda s: None)
+    with pytest.raises(InvalidRequestError):
+        client.call_structured(REQ, Weather, max_repairs=2)
+    assert provider.call_count == 1, f"expected one call (a 400 is not retried or repaired), got {provider.call_count}"

@@ -1,0 +1,276 @@
+"""Exercise 5: the provider call. OpenAIProvider.complete, error_for_status and error_for_transport.
+
+HTTP is mocked with respx: nothing leaves this machine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+import llm_client.providers.http as http_module
+from llm_client import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidRequestError,
+    LLMClient,
+    LLMConnectionError,
+    LLMRequest,
+    LLMTimeoutError,
+    MalformedResponseError,
+    OpenAIProvider,
+    RateLimitError,
+    ServerError,
+)
+
+pytestmark = pytest.mark.ex5
+
+BASE_URL = "https://llm.example.test/v1"
+KEY = "sk-test-0123456789"
+REQ = LLMRequest(model="gpt-test", prompt="Say hi.")
+
+
+def completion(text: str = "Hi!", finish_reason: str = "stop") -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "gpt-test-2026",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    }
+
+
+def error_body(message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error"}}
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def provider() -> Iterator[OpenAIProvider]:
+    with httpx.Client() as client:
+        yield OpenAIProvider(api_key=KEY, base_url=BASE_URL, http_client=client)
+
+
+def answer_with(api: respx.MockRouter, response: httpx.Response | None = None, **kwargs: Any) -> respx.Route:
+    route = api.post("/chat/completions")
+    return route.mock(return_value=response, **kwargs) if response is not None else route.mock(**kwargs)
+
+
+def raised_by(provider: OpenAIProvider, req: LLMRequest = REQ, timeout_s: float = 10.0) -> BaseException:
+    try:
+        got = provider.complete(req, timeout_s=timeout_s)
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # the test inspects what was raised
+        return exc
+    pytest.fail(f"expected an exception, got a response: {got!r}")
+
+
+# -- the request --------------------------------------------------------------------------
+
+
+@pytest.mark.points(2)
+def test_request_body_has_the_messages_and_settings(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+    route = answer_with(api, httpx.Response(200, json=completion()))
+    req = LLMRequest(
+        model="gpt-test", prompt="Say hi.", system_prompt="Be brief.", temperature=0.3, max_tokens=20,
+        top_p=0.9, stop=("END",),
+    )
+    provider.complete(req, timeout_s=10.0)
+    assert route.call_count == 1, f"expected one POST to {BASE_URL}/chat/completions, got {route.call_count}"
+    sent = route.calls.last.request
+    body = json.loads(sent.content)
+    assert body["model"] == "gpt-test", f"expected model 'gpt-test' in the body, got {body.get('model')!r}"
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Say hi."},
+    ], f"expected a system message then the user message, got {body.get('messages')!r}"
+    expected = {"temperature": 0.3, "max_tokens": 20, "top_p": 0.9, "stop": ["END"]}
+    got = {name: body.get(name) for name in expected}
+    assert got == expected, f"expected the settings {expected} in the body, got {got}"
+    assert sent.headers["content-type"].startswith("application/json"), "expected a JSON body"
+
+
+@pytest.mark.points(1)
+def test_no_system_message_without_a_system_prompt(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+    route = answer_with(api, httpx.Response(200, json=completion()))
+    provider.complete(REQ, timeout_s=10.0)
+    body = json.loads(route.calls.last.request.content)
+    assert body["messages"] == [{"role": "user", "content": "Say hi."}], (
+        f"expected only the user message, got {body['messages']!r}"
+    )
+
+
+@pytest.mark.points(2)
+def test_the_per_attempt_timeout_reaches_httpx(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+    route = answer_with(api, httpx.Response(200, json=completion()))
+    provider.complete(REQ, timeout_s=7.5)
+    timeout = route.calls.last.request.extensions.get("timeout")
+    expected = {"connect": 7.5, "read": 7.5, "write": 7.5, "pool": 7.5}
+    assert timeout == expected, (
+        f"expected httpx to get timeout=timeout_s (7.5 s for connect, read, write and pool), got {timeout}"
+    )
+
+
+@pytest.mark.points(1)
+def test_the_api_key_is_sent_as_a_bearer_token(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+    route = answer_with(api, httpx.Response(200, json=completion()))
+    provider.complete(REQ, timeout_s=10.0)
+    auth = route.calls.last.request.headers.get("authorization")
+    assert auth == f"Bearer {KEY}", f"expected the header 'authorization: Bearer <key>', got {auth!r}"
+
+
+@pytest.mark.points(1)
+def test_a_missing_key_is_a_configuration_error_at_the_first_call(
+    api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    route = answer_with(api, httpx.Response(200, json=completion()))
+    with httpx.Client() as client:
+        keyless = OpenAIProvider(base_url=BASE_URL, http_client=client)  # making it must not fail
+        with pytest.raises(ConfigurationError):
+            keyless.complete(REQ, timeout_s=10.0)
+    assert route.call_count == 0, "expected no request to be sent without an API key"
+
+
+# -- the answer ---------------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+def test_a_200_is_parsed_into_an_llm_response(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+    answer_with(api, httpx.Response(200, json=completion("Hello there", finish_reason="length")))
+    got = provider.complete(REQ, timeout_s=10.0)
+    assert got.text == "Hello there", f"expected the text 'Hello there', got {got.text!r}"
+    assert got.finish_reason == "length", f"expected finish_reason 'length', got {got.finish_reason!r}"
+    assert got.truncated, "expected finish_reason 'length' to mark the answer as truncated"
+    assert got.model == "gpt-test-2026", f"expected the model the provider reported, got {got.model!r}"
+
+
+@pytest.mark.points(1)
+def test_a_200_that_is_not_json_is_a_malformed_response(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+    answer_with(api, httpx.Response(200, text="<html>proxy error</html>"))
+    error = raised_by(provider)
+    assert isinstance(error, MalformedResponseError), (
+        f"expected MalformedResponseError for an HTML page with status 200, got {type(error).__name__}: {error}"
+    )
+
+
+# -- errors from the status ---------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_client_errors_are_invalid_request_errors(api: respx.MockRouter, provider: OpenAIProvider, status: int) -> None:
+    answer_with(api, httpx.Response(status, json=error_body("max_tokens is too large")))
+    error = raised_by(provider)
+    assert type(error) is InvalidRequestError, (
+        f"expected InvalidRequestError for HTTP {status} (fix the request; never retried), got {type(error).__name__}"
+    )
+    assert error.status_code == status, f"expected status_code {status}, got {error.status_code!r}"
+    assert error.provider_message == "max_tokens is too large", (
+        f"expected the provider's message from the error body, got {error.provider_message!r}"
+    )
+    assert not error.retryable, "expected a client error not to be retryable"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_failures_are_authentication_errors(api: respx.MockRouter, provider: OpenAIProvider, status: int) -> None:
+    answer_with(api, httpx.Response(status, json=error_body("Incorrect API key provided")))
+    error = raised_by(provider)
+    assert isinstance(error, AuthenticationError), (
+        f"expected AuthenticationError for HTTP {status}, got {type(error).__name__}: {error}"
+    )
+    assert error.status_code == status, f"expected status_code {status}, got {error.status_code!r}"
+    assert error.provider_message == "Incorrect API key provided", (
+        f"expected the provider's message, got {error.provider_message!r}"
+    )
+
+
+def _stand_in_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Exercise 3's parser, replaced so this exercise does not depend on it."""
+    value = {k.lower(): v for k, v in headers.items()}.get("retry-after")
+    return float(value) if value is not None else None
+
+
+@pytest.mark.points(2)
+def test_429_is_a_rate_limit_error_with_retry_after(
+    api: respx.MockRouter, provider: OpenAIProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_module, "parse_retry_after", _stand_in_retry_after)
+    monkeypatch.setattr("llm_client.retry_after.parse_retry_after", _stand_in_retry_after)
+    answer_with(api, httpx.Response(429, headers={"retry-after": "3"}, json=error_body("Rate limit reached")))
+    error = raised_by(provider)
+    assert isinstance(error, RateLimitError), f"expected RateLimitError for HTTP 429, got {type(error).__name__}"
+    assert error.retry_after == 3.0, f"expected retry_after 3.0 from 'Retry-After: 3', got {error.retry_after!r}"
+    assert error.status_code == 429, f"expected status_code 429, got {error.status_code!r}"
+    assert error.provider_message == "Rate limit reached", (
+        f"expected the provider's message, got {error.provider_message!r}"
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("status", [500, 503, 529])
+def test_server_errors_are_retryable_server_errors(
+    api: respx.MockRouter, provider: OpenAIProvider, status: int
+) -> None:
+    answer_with(api, httpx.Response(status, json=error_body("The server is overloaded")))
+    error = raised_by(provider)
+    assert isinstance(error, ServerError), (
+        f"expected ServerError for HTTP {status}, got {type(error).__name__}: {error}"
+    )
+    assert error.status_code == status, f"expected status_code {status}, got {error.status_code!r}"
+    assert error.retryable, "expected a server error to be retryable"
+
+
+# -- errors from the network --------------------------------------------------------------
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("exc_type", [httpx.ReadTimeout, httpx.ConnectTimeout])
+def test_timeouts_become_llm_timeout_errors_chained_to_httpx(
+    api: respx.MockRouter, provider: OpenAIProvider, exc_type: type[httpx.TimeoutException]
+) -> None:
+    answer_with(api, side_effect=exc_type("timed out"))
+    error = raised_by(provider)
+    assert isinstance(error, LLMTimeoutError), (
+        f"expected LLMTimeoutError for {exc_type.__name__}, got {type(error).__name__}"
+    )
+    assert isinstance(error.__cause__, exc_type), (
+        f"expected the httpx exception as __cause__ (raise ... from exc), got {error.__cause__!r}"
+    )
+
+
+@pytest.mark.points(1)
+def test_connection_errors_become_llm_connection_errors_chained_to_httpx(
+    api: respx.MockRouter, provider: OpenAIProvider
+) -> None:
+    answer_with(api, side_effect=httpx.ConnectError("connection refused"))
+    error = raised_by(provider)
+    assert isinstance(error, LLMConnectionError), (
+        f"expected LLMConnectionError for httpx.ConnectError, got {type(error).__name__}: {error}"
+    )
+    assert isinstance(error.__cause__, httpx.ConnectError), (
+        f"expected the httpx exception as __cause__ (raise ... from exc), got {error.__cause__!r}"
+    )
+
+
+@pytest.mark.points(1)
+def test_the_client_does_not_retry_a_400(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+    route = answer_with(api, httpx.Response(400, json=error_body("bad model")))
+    sleeps: list[float] = []
+    client = LLMClient(provider, sleep=sleeps.append, max_retries=3)
+    with pytest.raises(InvalidRequestError):
+        client.call(REQ)
+    assert route.call_count == 1, f"expected exactly one request for a 400 (never retried), got {route.call_count}"
+    assert sleeps == [], f"expected no sleep, got {sleeps}"
