@@ -36,7 +36,8 @@ def _format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     text = str(value)
-    return text if text and " " not in text else repr(text)
+    # Quoted when it has a space or a character such as a newline, so one event stays one line.
+    return text if text and " " not in text and text.isprintable() else repr(text)
 
 
 def log_event(level: int, event: str, **fields: Any) -> None:

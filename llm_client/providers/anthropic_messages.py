@@ -8,6 +8,7 @@ import httpx
 
 from llm_client.checks import check_int
 from llm_client.errors import ConfigurationError, MalformedResponseError
+from llm_client.providers.async_http import AsyncHTTP
 from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.providers.http import error_for_status, error_for_transport, json_body, resolve_api_key
 from llm_client.request import LLMRequest
@@ -21,6 +22,10 @@ class AnthropicProvider:
     ``api_key`` defaults to the ``ANTHROPIC_API_KEY`` environment variable and
     is checked at the first call. The Messages API requires ``max_tokens``:
     when the request leaves it None, ``default_max_tokens`` is sent.
+    ``http_client`` and ``async_http_client`` are the ``httpx`` clients that
+    :meth:`complete` and :meth:`acomplete` send with (by default a new
+    ``httpx.Client``, and one ``httpx.AsyncClient`` per event loop, closed by
+    :meth:`aclose`).
     """
 
     name = "anthropic"
@@ -33,6 +38,7 @@ class AnthropicProvider:
         base_url: str = "https://api.anthropic.com",
         http_client: httpx.Client | None = None,
         default_max_tokens: int = 1024,
+        async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
@@ -43,6 +49,7 @@ class AnthropicProvider:
         self.default_max_tokens = default_max_tokens
         self._api_key = resolve_api_key(api_key, "ANTHROPIC_API_KEY")
         self._http = http_client if http_client is not None else httpx.Client()
+        self._ahttp = AsyncHTTP(async_http_client)
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
@@ -92,6 +99,19 @@ class AnthropicProvider:
         if not response.is_success:
             raise error_for_status(response, provider=self.name)
         return self.parse(response)
+
+    async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        """:meth:`complete`, awaited: the same headers, payload, error mapping and parsing."""
+        check_attempt(req, timeout_s)
+        headers = self.headers()
+        response = await self._ahttp.post(
+            self.url, json_body=self.payload(req), headers=headers, timeout_s=timeout_s, provider=self.name
+        )
+        return self.parse(response)
+
+    async def aclose(self) -> None:
+        """Close the ``httpx.AsyncClient`` this provider made (a given one is yours to close)."""
+        await self._ahttp.aclose()
 
     def parse(self, response: httpx.Response) -> LLMResponse:
         """Turn a 2xx Messages ``response`` into an LLMResponse: the text blocks, joined."""

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from llm_client.errors import ConfigurationError, MalformedResponseError
+from llm_client.providers.async_http import AsyncHTTP
 from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.providers.http import error_for_status, error_for_transport, json_body, resolve_api_key  # noqa: F401
 from llm_client.request import LLMRequest
@@ -25,7 +26,9 @@ class OpenAIProvider:
     key never breaks an import. A server on loopback (``localhost``,
     ``127.0.0.1``, ``::1``) needs no key. ``http_client`` is the
     ``httpx.Client`` to send with (inject one with a ``MockTransport``, or
-    mock it with respx, in tests).
+    mock it with respx, in tests). ``async_http_client`` is the
+    ``httpx.AsyncClient`` that :meth:`acomplete` sends with (by default one
+    per event loop, closed by :meth:`aclose`).
     """
 
     name = "openai"
@@ -36,6 +39,7 @@ class OpenAIProvider:
         api_key: str | None = None,
         base_url: str = "https://api.openai.com/v1",
         http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
@@ -44,6 +48,7 @@ class OpenAIProvider:
         self.base_url = base_url.rstrip("/")
         self._api_key = resolve_api_key(api_key, "OPENAI_API_KEY")
         self._http = http_client if http_client is not None else httpx.Client()
+        self._ahttp = AsyncHTTP(async_http_client)
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
@@ -88,6 +93,19 @@ class OpenAIProvider:
         raise NotImplementedError(
             "ex5: OpenAIProvider.complete is not written yet (see notebooks/07_ex5_provider_call.ipynb)"
         )
+
+    async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        """:meth:`complete`, awaited: the same headers, payload, error mapping and parsing."""
+        check_attempt(req, timeout_s)
+        headers = self.headers()
+        response = await self._ahttp.post(
+            self.url, json_body=self.payload(req), headers=headers, timeout_s=timeout_s, provider=self.name
+        )
+        return self.parse(response)
+
+    async def aclose(self) -> None:
+        """Close the ``httpx.AsyncClient`` this provider made (a given one is yours to close)."""
+        await self._ahttp.aclose()
 
     def parse(self, response: httpx.Response) -> LLMResponse:
         """Turn a 2xx Chat Completions ``response`` into an LLMResponse, or raise MalformedResponseError."""

@@ -7,7 +7,9 @@ honoured, caching of successes only, and log lines that show their fields.
 
 import logging as _logging
 
+from llm_client.async_client import AsyncLLMClient
 from llm_client.backoff import add_jitter, backoff_delay
+from llm_client.batch import BatchResult, arun_batch, run_batch
 from llm_client.caches import Cache, CacheWarning, MemoryCache, SQLiteCache
 from llm_client.client import LLMClient
 from llm_client.errors import (
@@ -25,9 +27,11 @@ from llm_client.errors import (
     ServerError,
     StructuredOutputError,
 )
+from llm_client.limiter import RateLimiter, TokenBucket, estimate_tokens
 from llm_client.logs import enable_logging
 from llm_client.providers import (
     AnthropicProvider,
+    AsyncProvider,
     FakeCall,
     FakeProvider,
     LLMResponse,
@@ -43,7 +47,10 @@ _logging.getLogger("llm_client").addHandler(_logging.NullHandler())
 
 __all__ = [
     "AnthropicProvider",
+    "AsyncLLMClient",
+    "AsyncProvider",
     "AuthenticationError",
+    "BatchResult",
     "Cache",
     "CacheWarning",
     "ConfigurationError",
@@ -63,16 +70,21 @@ __all__ = [
     "Provider",
     "ProviderError",
     "RateLimitError",
+    "RateLimiter",
     "RetriesExhaustedError",
     "RetryPolicy",
     "SQLiteCache",
     "ServerError",
     "StructuredOutputError",
+    "TokenBucket",
     "add_jitter",
+    "arun_batch",
     "backoff_delay",
     "enable_logging",
+    "estimate_tokens",
     "make_cache_key",
     "parse_retry_after",
     "parse_structured",
     "rate_limit_delay",
+    "run_batch",
 ]

@@ -13,7 +13,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -29,6 +29,7 @@ from llm_client.structured import check_schema, parse_structured, repair_prompt,
 __all__ = ["LLMClient", "new_request_id"]
 
 T = TypeVar("T", bound=BaseModel)
+P = TypeVar("P")
 
 
 def new_request_id() -> str:
@@ -52,26 +53,28 @@ def _check_request(req: Any) -> LLMRequest:
     return req
 
 
-class LLMClient:
-    """A reliable client around one provider.
+class _Call(NamedTuple):
+    """One call as it starts: its policy, its id for the logs, its cache key (or None) and the cached text (or None)."""
 
-    Arguments (times in seconds; attempts counted from 0):
+    policy: RetryPolicy
+    request_id: str
+    key: str | None
+    cached: str | None
 
-    - ``provider``: anything with ``complete(req, *, timeout_s) -> LLMResponse``.
-    - ``cache``: a :class:`~llm_client.caches.Cache`, or None for no caching.
-    - ``max_retries``: retries after the first attempt, so at most ``max_retries + 1`` attempts.
-    - ``timeout_s``: the timeout of each attempt, passed to the HTTP layer.
-    - ``deadline_s``: None, or a bound on a whole call, sleeps included.
-    - ``max_retry_after_s``: the longest Retry-After honoured; a longer one falls back to backoff.
-    - ``sleep``, ``clock``, ``rng``: injected so tests never wait (``time.sleep``,
-      ``time.monotonic`` and the ``random`` module by default).
-    - ``key_fn``: how a request becomes a cache key (``make_cache_key``).
-    - ``backoff_base_s``, ``backoff_cap_s``: the backoff curve.
+
+class _ClientBase(Generic[P]):
+    """The settings, their checks, and the cache look-up shared by LLMClient and AsyncLLMClient.
+
+    The arguments are LLMClient's; ``_provider_method`` names the method the
+    provider must have. Each subclass adds only its own retry loop over
+    :class:`~llm_client.retry.RetryState`.
     """
+
+    _provider_method = "complete"
 
     def __init__(
         self,
-        provider: Provider,
+        provider: P,
         *,
         cache: Cache | None = None,
         max_retries: int = 2,
@@ -85,8 +88,10 @@ class LLMClient:
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 8.0,
     ) -> None:
-        if not callable(getattr(provider, "complete", None)):
-            raise TypeError(f"provider must have a complete(req, *, timeout_s) method, got {type(provider).__name__}")
+        if not callable(getattr(provider, self._provider_method, None)):
+            raise TypeError(
+                f"provider must have a {self._provider_method}(req, *, timeout_s) method, got {type(provider).__name__}"
+            )
         if cache is not None and not isinstance(cache, Cache):
             raise TypeError(f"cache must have get(key) and set(key, value) methods, got {type(cache).__name__}")
         if rng is not None and not isinstance(rng, random.Random):
@@ -111,7 +116,7 @@ class LLMClient:
 
     def __repr__(self) -> str:
         return (
-            f"LLMClient(provider={self.provider!r}, cache={self.cache!r}, "
+            f"{type(self).__name__}(provider={self.provider!r}, cache={self.cache!r}, "
             f"max_retries={self.policy.max_retries}, timeout_s={self.policy.timeout_s}, "
             f"deadline_s={self.policy.deadline_s})"
         )
@@ -136,6 +141,39 @@ class LLMClient:
         if text is not None:
             log_event(logging.INFO, "llm.cache_hit", request_id=request_id, model=req.model, latency_s=0.0)
         return text
+
+    def _begin(self, req: LLMRequest, timeout_s: float | None, max_retries: int | None, use_cache: bool) -> _Call:
+        """Check a call's arguments, choose its policy and id, and look in the cache."""
+        _check_request(req)
+        _check_flag("use_cache", use_cache)
+        policy = self._policy_for(timeout_s, max_retries)
+        request_id = new_request_id()
+        key = self._key_fn(req) if use_cache and self.cache is not None else None
+        return _Call(policy, request_id, key, self._cached(key, req, request_id))
+
+    def _keep(self, call: _Call, text: str) -> str:
+        """Cache the text a successful attempt returned (when the call uses the cache); return it."""
+        if call.key is not None and self.cache is not None:
+            self.cache.set(call.key, text)
+        return text
+
+
+class LLMClient(_ClientBase[Provider]):
+    """A reliable client around one provider.
+
+    Arguments (times in seconds; attempts counted from 0):
+
+    - ``provider``: anything with ``complete(req, *, timeout_s) -> LLMResponse``.
+    - ``cache``: a :class:`~llm_client.caches.Cache`, or None for no caching.
+    - ``max_retries``: retries after the first attempt, so at most ``max_retries + 1`` attempts.
+    - ``timeout_s``: the timeout of each attempt, passed to the HTTP layer.
+    - ``deadline_s``: None, or a bound on a whole call, sleeps included.
+    - ``max_retry_after_s``: the longest Retry-After honoured; a longer one falls back to backoff.
+    - ``sleep``, ``clock``, ``rng``: injected so tests never wait (``time.sleep``,
+      ``time.monotonic`` and the ``random`` module by default).
+    - ``key_fn``: how a request becomes a cache key (``make_cache_key``).
+    - ``backoff_base_s``, ``backoff_cap_s``: the backoff curve.
+    """
 
     def _send(self, req: LLMRequest, policy: RetryPolicy, request_id: str) -> LLMResponse:
         """The retry loop: one attempt after another until success or the policy says stop."""
@@ -168,18 +206,10 @@ class LLMClient:
         ``timeout_s`` (both default to the client's settings); caches the
         text only when an attempt succeeded.
         """
-        _check_request(req)
-        _check_flag("use_cache", use_cache)
-        policy = self._policy_for(timeout_s, max_retries)
-        request_id = new_request_id()
-        key = self._key_fn(req) if use_cache and self.cache is not None else None
-        cached = self._cached(key, req, request_id)
-        if cached is not None:
-            return cached
-        text = self._send(req, policy, request_id).text
-        if key is not None and self.cache is not None:
-            self.cache.set(key, text)
-        return text
+        call = self._begin(req, timeout_s, max_retries, use_cache)
+        if call.cached is not None:
+            return call.cached
+        return self._keep(call, self._send(req, call.policy, call.request_id).text)
 
     def call_structured(
         self,

@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 from llm_client.checks import check_number
 from llm_client.request import LLMRequest
 
-__all__ = ["LLMResponse", "Provider", "check_attempt"]
+__all__ = ["AsyncProvider", "LLMResponse", "Provider", "check_attempt"]
 
 
 def check_attempt(req: Any, timeout_s: Any) -> None:
@@ -56,4 +56,19 @@ class Provider(Protocol):
     name: str
 
     def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        ...
+
+
+@runtime_checkable
+class AsyncProvider(Protocol):
+    """The same seam for :class:`~llm_client.AsyncLLMClient`: ``acomplete`` is ``complete`` awaited.
+
+    One attempt, ``timeout_s`` (seconds, > 0) passed to the HTTP layer, every
+    failure a :class:`~llm_client.errors.ProviderError` chained to its cause;
+    the same request gives the same answer as ``complete`` would.
+    """
+
+    name: str
+
+    async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
         ...

@@ -94,3 +94,7 @@ class FakeProvider:
             raise reply
         text = reply if isinstance(reply, str) else reply(req)
         return LLMResponse(text=text, model=req.model, finish_reason="stop")
+
+    async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        """:meth:`complete` for the async client: the same script, recorded in the same ``calls``."""
+        return self.complete(req, timeout_s=timeout_s)

@@ -1,0 +1,166 @@
+"""Client-side rate limiting: stay under a provider's limits instead of finding them through 429s.
+
+A token bucket holds at most ``capacity`` tokens and gains ``rate`` tokens
+per second. Each request takes one token (or, for a tokens-per-minute limit,
+as many tokens as it may use). The bucket here lends: :meth:`TokenBucket.take`
+always subtracts, and returns how long the caller must wait before it may use
+what it took. Callers that arrive together therefore queue up in arrival
+order, each told its own wait, and nobody polls.
+
+:class:`RateLimiter` puts one or two buckets (requests per second, and
+optionally tokens per minute) behind a lock, with an injectable clock and
+sleep, for threads (:meth:`RateLimiter.acquire`) and for asyncio
+(:meth:`RateLimiter.acquire_async`). Times are in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+from llm_client.checks import check_int, check_number
+from llm_client.request import LLMRequest
+
+__all__ = ["RateLimiter", "TokenBucket", "estimate_tokens"]
+
+
+class TokenBucket:
+    """A bucket of at most ``capacity`` tokens, refilled at ``rate`` tokens per second.
+
+    ``tokens`` is what it holds as of time ``updated`` (seconds, on the
+    caller's clock); it is negative while tokens are lent to callers that are
+    still waiting. The bucket starts full at time ``start``.
+    """
+
+    def __init__(self, rate: float, capacity: float, *, start: float = 0.0) -> None:
+        self.rate = check_number("rate", rate, strictly_positive=True)
+        self.capacity = check_number("capacity", capacity, strictly_positive=True)
+        self.tokens = self.capacity
+        self.updated = check_number("start", start)
+
+    def __repr__(self) -> str:
+        return f"TokenBucket(rate={self.rate}, capacity={self.capacity}, tokens={self.tokens:.3f})"
+
+    def take(self, now: float, amount: float = 1.0) -> float:
+        """Take ``amount`` tokens at time ``now``; return the seconds to wait before using them.
+
+        1. Refill: add ``rate`` tokens for every second from ``updated`` to
+           ``now``, but never hold more than ``capacity``; then ``updated`` is
+           ``now``. A ``now`` earlier than ``updated`` adds nothing and leaves
+           ``updated`` as it is (a clock never runs backwards here).
+        2. Take: subtract ``amount``, even below zero: the bucket lends to a
+           caller that will wait, so the next caller waits behind it.
+        3. Return 0.0 when the bucket is not below zero; otherwise the time the
+           refill needs to bring it back to zero, ``-tokens / rate``.
+
+        ``amount`` must be between 0 and ``capacity``.
+        """
+        now = check_number("now", now)
+        amount = check_number("amount", amount, minimum=0.0, maximum=self.capacity)
+        # TODO(ex6): write TokenBucket.take; notebooks/08_ex6_token_bucket.ipynb walks you through it.
+        raise NotImplementedError("ex6: TokenBucket.take is not written yet (see notebooks/08_ex6_token_bucket.ipynb)")
+
+
+def estimate_tokens(req: LLMRequest) -> int:
+    """A rough count of the tokens ``req`` may use, for a tokens-per-minute limit.
+
+    About four characters per token for the system prompt and prompt, plus
+    ``max_tokens`` (the most the answer may use), which is how providers
+    reserve quota when a request arrives. Never less than 1.
+    """
+    if not isinstance(req, LLMRequest):
+        raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
+    characters = len(req.prompt) + len(req.system_prompt or "")
+    return max(1, math.ceil(characters / 4) + (req.max_tokens or 0))
+
+
+class RateLimiter:
+    """Paces requests to stay under ``requests_per_s`` and, optionally, ``tokens_per_minute``.
+
+    - ``requests_per_s``: the request rate to stay under (> 0).
+    - ``burst``: how many requests may go at once after a quiet spell (an int
+      >= 1); 1, the default, spaces requests evenly, ``1 / requests_per_s`` apart.
+    - ``tokens_per_minute``: None, or the token rate to stay under (> 0): a
+      second bucket holding up to one minute's tokens.
+    - ``clock``, ``sleep``, ``async_sleep``: injected so tests never wait
+      (``time.monotonic``, ``time.sleep`` and ``asyncio.sleep`` by default).
+
+    One limiter may be shared by threads and by tasks: the buckets are
+    updated under a lock that is never held while waiting. A caller that is
+    cancelled while it waits has still used its turn.
+    """
+
+    def __init__(
+        self,
+        requests_per_s: float,
+        *,
+        burst: int = 1,
+        tokens_per_minute: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        check_number("requests_per_s", requests_per_s, strictly_positive=True)
+        check_int("burst", burst, minimum=1)
+        if tokens_per_minute is not None:
+            check_number("tokens_per_minute", tokens_per_minute, strictly_positive=True)
+        for name, value in (("clock", clock), ("sleep", sleep), ("async_sleep", async_sleep)):
+            if not callable(value):
+                raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+        self.requests_per_s = float(requests_per_s)
+        self.burst = burst
+        self.tokens_per_minute = None if tokens_per_minute is None else float(tokens_per_minute)
+        self._clock = clock
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+        self._lock = threading.Lock()
+        start = clock()
+        self._requests = TokenBucket(self.requests_per_s, burst, start=start)
+        self._tokens = (
+            None
+            if self.tokens_per_minute is None
+            else TokenBucket(self.tokens_per_minute / 60.0, self.tokens_per_minute, start=start)
+        )
+
+    def __repr__(self) -> str:
+        tpm = "" if self.tokens_per_minute is None else f", tokens_per_minute={self.tokens_per_minute:g}"
+        return f"RateLimiter(requests_per_s={self.requests_per_s:g}, burst={self.burst}{tpm})"
+
+    def reserve(self, tokens: int = 0) -> float:
+        """Take the next turn for a request of ``tokens`` tokens; return the seconds to wait before sending it.
+
+        ``tokens`` counts only against ``tokens_per_minute`` (ignored without
+        one); a request larger than a whole minute's tokens could never be
+        sent, and raises ValueError.
+        """
+        check_int("tokens", tokens, minimum=0)
+        if self.tokens_per_minute is not None and tokens > self.tokens_per_minute:
+            raise ValueError(
+                f"tokens={tokens} is more than tokens_per_minute={self.tokens_per_minute:g}; it could never be sent"
+            )
+        now = self._clock()
+        with self._lock:
+            wait = self._requests.take(now)
+            if self._tokens is not None and tokens:
+                wait = max(wait, self._tokens.take(now, tokens))
+        return wait
+
+    def acquire(self, tokens: int = 0) -> float:
+        """Block until a request of ``tokens`` tokens may be sent; return the seconds waited."""
+        wait = self.reserve(tokens)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    async def acquire_async(self, tokens: int = 0) -> float:
+        """Wait (without blocking the event loop) until a request of ``tokens`` tokens may be sent.
+
+        Returns the seconds waited.
+        """
+        wait = self.reserve(tokens)
+        if wait > 0:
+            await self._async_sleep(wait)
+        return wait

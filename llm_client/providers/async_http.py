@@ -1,0 +1,81 @@
+"""The async side of the HTTP boundary: ``httpx.AsyncClient``, with the sync side's error mapping.
+
+The providers' ``acomplete`` methods build the same headers and payload and
+parse the same way as ``complete``; the one thing that differs is how the
+bytes travel, and that is here. Every failure goes through
+:func:`~llm_client.providers.http.error_for_transport` and
+:func:`~llm_client.providers.http.error_for_status`, exactly as on the sync path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from llm_client.providers.http import error_for_status, error_for_transport
+
+__all__ = ["AsyncHTTP"]
+
+
+class AsyncHTTP:
+    """The ``httpx.AsyncClient`` a provider sends with, and the one POST it makes.
+
+    ``given`` is an ``httpx.AsyncClient`` the caller made (and closes), or
+    None: then one is made on first use in each event loop. Pooled
+    connections belong to the loop that opened them, so a later
+    ``asyncio.run`` gets a fresh client instead of a pool tied to a closed
+    loop. Close the client made here with :meth:`aclose` (what
+    ``AsyncLLMClient.aclose`` and ``async with AsyncLLMClient(...)`` do) in
+    the loop that used it.
+    """
+
+    def __init__(self, given: httpx.AsyncClient | None = None) -> None:
+        if given is not None and not isinstance(given, httpx.AsyncClient):
+            raise TypeError(f"async_http_client must be an httpx.AsyncClient, got {type(given).__name__}")
+        self._given = given
+        self._own: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"AsyncHTTP(given={self._given is not None})"
+
+    def client(self) -> httpx.AsyncClient:
+        """The client to send with in the running event loop."""
+        if self._given is not None:
+            return self._given
+        loop = asyncio.get_running_loop()
+        if self._own is None or self._loop is not loop:
+            # Keep every pooled connection alive, so a batch of up to 100 concurrent calls reuses its connections.
+            self._own = httpx.AsyncClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=100))
+            self._loop = loop
+        return self._own
+
+    async def post(
+        self,
+        url: str,
+        *,
+        json_body: Any,
+        headers: dict[str, str],
+        timeout_s: float,
+        provider: str,
+    ) -> httpx.Response:
+        """POST ``json_body`` to ``url`` with ``timeout_s`` (seconds) for every phase.
+
+        Returns a 2xx response; raises the error the mapping functions give for
+        a transport failure or any other status, chained to its cause.
+        """
+        try:
+            response = await self.client().post(url, json=json_body, headers=headers, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc, provider=provider) from exc
+        if not response.is_success:
+            raise error_for_status(response, provider=provider)
+        return response
+
+    async def aclose(self) -> None:
+        """Close the client made here; a given client is the caller's to close."""
+        own, self._own, self._loop = self._own, None, None
+        if own is not None:
+            await own.aclose()

@@ -1,0 +1,223 @@
+"""Run many requests through one client: results in order, a bound on concurrency, a pace, a progress bar.
+
+- :func:`run_batch` drives an :class:`~llm_client.LLMClient` from a pool of threads;
+- :func:`arun_batch` drives an :class:`~llm_client.AsyncLLMClient` from asyncio tasks.
+
+Both return one result per request, in the order of the requests: the text,
+or the :class:`~llm_client.errors.LLMError` that request ended with (after the
+client's own retries). One failed request never sinks the batch. Anything
+else (a ``TypeError``, a ``NotImplementedError``, ``KeyboardInterrupt``,
+cancellation) is a programming error or a stop: no new request is started,
+and it propagates unchanged.
+
+With a :class:`~llm_client.limiter.RateLimiter`, each request waits for its
+turn before it is sent, so the batch stays under the provider's limit rather
+than discovering it through 429s; retries within one request follow the
+client's policy (Retry-After, backoff). The progress bar is ``tqdm``'s,
+imported only when a bar is shown; in JupyterLab it updates in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Iterable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Any, Protocol, TypeAlias
+
+from llm_client.checks import check_int
+from llm_client.errors import LLMError
+from llm_client.limiter import RateLimiter, estimate_tokens
+from llm_client.request import LLMRequest
+
+__all__ = ["BatchResult", "arun_batch", "run_batch"]
+
+#: One request's outcome: its text, or the LLMError it ended with.
+BatchResult: TypeAlias = str | LLMError
+
+
+class _Bar(Protocol):
+    def update(self, n: int = 1) -> object: ...
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> object: ...
+
+    def close(self) -> object: ...
+
+
+class _NoBar:
+    """What stands in for the bar when ``progress=False``."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Tally:
+    """Counts finished and failed requests, and shows them on the bar (thread-safe)."""
+
+    def __init__(self, total: int, progress: bool) -> None:
+        self._lock = threading.Lock()
+        self.failed = 0
+        if progress and total:
+            from tqdm import tqdm
+
+            self._bar: _Bar = tqdm(total=total, unit="req", desc="llm batch", dynamic_ncols=True)
+        else:
+            self._bar = _NoBar()
+
+    def record(self, result: BatchResult) -> None:
+        with self._lock:
+            if isinstance(result, LLMError):
+                self.failed += 1
+                self._bar.set_postfix_str(f"failed={self.failed}", refresh=False)
+            self._bar.update(1)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _check_batch(
+    requests: Iterable[LLMRequest], concurrency: int, limiter: RateLimiter | None, progress: bool
+) -> list[LLMRequest]:
+    if isinstance(requests, (str, bytes)) or not isinstance(requests, Iterable):
+        raise TypeError(f"requests must be an iterable of LLMRequest, got {type(requests).__name__}")
+    items = list(requests)
+    for index, req in enumerate(items):
+        if not isinstance(req, LLMRequest):
+            raise TypeError(f"requests[{index}] must be an LLMRequest, got {type(req).__name__}")
+    check_int("concurrency", concurrency, minimum=1)
+    if limiter is not None and not isinstance(limiter, RateLimiter):
+        raise TypeError(f"limiter must be a RateLimiter or None, got {type(limiter).__name__}")
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, got {type(progress).__name__}")
+    return items
+
+
+def _tokens_for(limiter: RateLimiter, req: LLMRequest) -> int:
+    return estimate_tokens(req) if limiter.tokens_per_minute is not None else 0
+
+
+def run_batch(
+    client: Any,
+    requests: Iterable[LLMRequest],
+    *,
+    concurrency: int = 8,
+    limiter: RateLimiter | None = None,
+    progress: bool = True,
+) -> list[BatchResult]:
+    """Send every request through ``client.call`` from at most ``concurrency`` threads.
+
+    ``client`` is an :class:`~llm_client.LLMClient` (anything whose ``call(req)``
+    returns text). Returns, in request order, each text or the LLMError its
+    request ended with. With ``limiter``, each request first waits for its
+    turn (``limiter.acquire``). ``progress`` shows a tqdm bar with the count
+    of failures.
+    """
+    items = _check_batch(requests, concurrency, limiter, progress)
+    call = getattr(client, "call", None)
+    if not callable(call):
+        raise TypeError(f"client must have a call(req) method, got {type(client).__name__}")
+    if inspect.iscoroutinefunction(call):
+        raise TypeError(f"{type(client).__name__}.call is async: use `await arun_batch(client, requests)`")
+    results: list[BatchResult | None] = [None] * len(items)
+    tally = _Tally(len(items), progress)
+    stop = threading.Event()
+
+    def one(index: int) -> None:
+        if stop.is_set():
+            return
+        req = items[index]
+        if limiter is not None:
+            limiter.acquire(_tokens_for(limiter, req))
+        try:
+            result: BatchResult = call(req)
+        except LLMError as exc:
+            result = exc
+        results[index] = result
+        tally.record(result)
+
+    try:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(items)) or 1, thread_name_prefix="llm-batch") as pool:
+            futures: list[Future[None]] = [pool.submit(one, index) for index in range(len(items))]
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)
+            finally:
+                stop.set()  # a stop (an error, Ctrl-C) starts nothing new; calls under way finish
+                for future in futures:
+                    future.cancel()
+            for future in futures:
+                error = None if future.cancelled() else future.exception()
+                if error is not None:
+                    raise error
+    finally:
+        tally.close()
+    return _finished(results)
+
+
+async def arun_batch(
+    client: Any,
+    requests: Iterable[LLMRequest],
+    *,
+    concurrency: int = 8,
+    limiter: RateLimiter | None = None,
+    progress: bool = True,
+) -> list[BatchResult]:
+    """Send every request through ``await client.call`` from at most ``concurrency`` tasks.
+
+    ``client`` is an :class:`~llm_client.AsyncLLMClient` (anything whose
+    ``call(req)`` is a coroutine returning text). Returns, in request order,
+    each text or the LLMError its request ended with. With ``limiter``, each
+    request first waits for its turn (``limiter.acquire_async``). ``progress``
+    shows a tqdm bar with the count of failures. When the batch is cancelled
+    or a task raises anything but an LLMError, every task is cancelled first.
+    """
+    items = _check_batch(requests, concurrency, limiter, progress)
+    call = getattr(client, "call", None)
+    if not inspect.iscoroutinefunction(call):
+        raise TypeError(
+            f"client must have an async call(req) method, got {type(client).__name__}: "
+            "for an LLMClient use run_batch(client, requests)"
+        )
+    results: list[BatchResult | None] = [None] * len(items)
+    tally = _Tally(len(items), progress)
+    pending = iter(range(len(items)))  # shared by the workers: each index is taken once
+
+    async def worker() -> None:
+        for index in pending:
+            req = items[index]
+            if limiter is not None:
+                await limiter.acquire_async(_tokens_for(limiter, req))
+            try:
+                result: BatchResult = await call(req)
+            except LLMError as exc:
+                result = exc
+            results[index] = result
+            tally.record(result)
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(items)))]
+    try:
+        if workers:
+            await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        tally.close()
+    for task in workers:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
+    return _finished(results)
+
+
+def _finished(results: list[BatchResult | None]) -> list[BatchResult]:
+    missing = [index for index, result in enumerate(results) if result is None]
+    if missing:
+        raise AssertionError(f"requests {missing[:5]} finished without a result")
+    return [result for result in results if result is not None]
