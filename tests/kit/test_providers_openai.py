@@ -1,0 +1,228 @@
+"""OpenAIProvider: Chat Completions requests and responses (llm_client/providers/openai_chat.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from provider_payloads import (
+    OPENAI_BASE_URL,
+    OPENAI_MODEL,
+    SENTINEL_KEY,
+    openai_completion,
+    openai_refusal_completion,
+    openai_tool_call_completion,
+)
+
+from llm_client import ConfigurationError, LLMRequest, MalformedResponseError, OpenAIProvider
+
+pytestmark = pytest.mark.kit
+
+REQ = LLMRequest(model="gpt-4o-mini", prompt="Name the capital of France.")
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client() as client:
+        yield client
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as mock:
+        yield mock
+
+
+def sent_json(route: respx.Route) -> Any:
+    return json.loads(route.calls.last.request.content)
+
+
+# -- the request -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base_url", "endpoint"),
+    [
+        ("https://api.openai.com/v1", "https://api.openai.com/v1/chat/completions"),
+        ("https://openrouter.ai/api/v1/", "https://openrouter.ai/api/v1/chat/completions"),
+        ("http://vllm.internal:8000/v1", "http://vllm.internal:8000/v1/chat/completions"),
+    ],
+)
+def test_posts_to_the_chat_completions_path_of_any_compatible_base_url(
+    base_url: str, endpoint: str, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    route = router.post(endpoint).respond(200, json=openai_completion("Paris."))
+    provider = OpenAIProvider(api_key="sk-test", base_url=base_url, http_client=http)
+    assert provider.complete(REQ, timeout_s=5.0).text == "Paris."
+    assert route.call_count == 1
+
+
+def test_sends_the_key_as_a_bearer_token_and_a_json_body(http: httpx.Client, router: respx.MockRouter) -> None:
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
+    OpenAIProvider(api_key="sk-test-123", http_client=http).complete(REQ, timeout_s=5.0)
+    headers = route.calls.last.request.headers
+    assert headers["authorization"] == "Bearer sk-test-123"
+    assert headers["content-type"] == "application/json"
+
+
+def test_the_body_has_the_system_message_first_and_every_setting_that_is_set(
+    http: httpx.Client, router: respx.MockRouter
+) -> None:
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
+    req = LLMRequest(
+        model="gpt-4o-mini",
+        prompt="Name the capital of France.",
+        system_prompt="Answer in one word.",
+        temperature=0.3,
+        max_tokens=20,
+        top_p=0.9,
+        stop=["\n\n", "END"],
+    )
+    OpenAIProvider(api_key="sk-test", http_client=http).complete(req, timeout_s=5.0)
+    assert sent_json(route) == {
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "Answer in one word."},
+            {"role": "user", "content": "Name the capital of France."},
+        ],
+        "temperature": 0.3,
+        "max_tokens": 20,
+        "top_p": 0.9,
+        "stop": ["\n\n", "END"],
+    }
+
+
+def test_the_body_leaves_out_settings_that_are_not_set(http: httpx.Client, router: respx.MockRouter) -> None:
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
+    OpenAIProvider(api_key="sk-test", http_client=http).complete(REQ, timeout_s=5.0)
+    assert sent_json(route) == {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Name the capital of France."}],
+        "temperature": 0.0,
+    }
+
+
+def test_sends_with_the_injected_http_client() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=openai_completion("via the injected client"))
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        assert OpenAIProvider(api_key="k", http_client=http).complete(REQ, timeout_s=1.0).text == (
+            "via the injected client"
+        )
+    assert [str(r.url) for r in seen] == [f"{OPENAI_BASE_URL}/chat/completions"]
+
+
+# -- the response ----------------------------------------------------------------------------
+
+
+def test_parses_a_real_chat_completion(http: httpx.Client, router: respx.MockRouter) -> None:
+    router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion("Paris."))
+    answer = OpenAIProvider(api_key="sk-test", http_client=http).complete(REQ, timeout_s=5.0)
+    assert answer.text == "Paris."
+    assert answer.model == OPENAI_MODEL
+    assert answer.finish_reason == "stop"
+    assert not answer.truncated
+    assert answer.usage == {"prompt_tokens": 19, "completion_tokens": 8, "total_tokens": 27}
+
+
+def test_an_answer_cut_at_the_token_limit_is_returned_and_marked_truncated(
+    http: httpx.Client, router: respx.MockRouter
+) -> None:
+    router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(
+        200, json=openai_completion("Paris is the capital and most", finish_reason="length")
+    )
+    answer = OpenAIProvider(api_key="sk-test", http_client=http).complete(REQ, timeout_s=5.0)
+    assert answer.text == "Paris is the capital and most"
+    assert answer.finish_reason == "length"
+    assert answer.truncated
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (openai_tool_call_completion(), "finish_reason='tool_calls'"),
+        (openai_refusal_completion(), "no text content"),
+        ({**openai_completion(), "choices": []}, "no choices"),
+        ({"id": "chatcmpl-1", "object": "chat.completion"}, "no choices"),
+        ({**openai_completion(), "choices": [{"index": 0, "finish_reason": "stop"}]}, "no text content"),
+    ],
+    ids=["tool-call", "refusal", "empty-choices", "no-choices", "no-message"],
+)
+def test_a_completion_without_text_is_a_malformed_response(
+    body: dict[str, Any], match: str, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=body)
+    with pytest.raises(MalformedResponseError, match=match):
+        OpenAIProvider(api_key="sk-test", http_client=http).complete(REQ, timeout_s=5.0)
+
+
+# -- the key ---------------------------------------------------------------------------------
+
+
+def test_the_key_comes_from_openai_api_key_when_not_given(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
+    OpenAIProvider(http_client=http).complete(REQ, timeout_s=5.0)
+    assert route.calls.last.request.headers["authorization"] == "Bearer sk-from-env"
+
+
+def test_a_key_given_as_an_argument_wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
+    OpenAIProvider(api_key="sk-from-arg", http_client=http).complete(REQ, timeout_s=5.0)
+    assert route.calls.last.request.headers["authorization"] == "Bearer sk-from-arg"
+
+
+def test_a_missing_key_is_a_configuration_error_at_the_first_call_not_before(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
+    provider = OpenAIProvider(http_client=http)  # constructing is fine
+    assert "missing" in repr(provider)
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY") as caught:
+        provider.complete(REQ, timeout_s=5.0)
+    assert not caught.value.retryable
+    assert not route.called  # nothing was sent without a key
+
+
+def test_a_loopback_server_needs_no_key(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    route = router.post("http://localhost:11434/v1/chat/completions").respond(200, json=openai_completion("Paris."))
+    provider = OpenAIProvider(base_url="http://localhost:11434/v1", http_client=http)
+    assert provider.complete(REQ, timeout_s=5.0).text == "Paris."
+    assert "authorization" not in route.calls.last.request.headers
+
+
+def test_the_repr_shows_the_url_but_never_the_key(http: httpx.Client) -> None:
+    text = repr(OpenAIProvider(api_key=SENTINEL_KEY, http_client=http))
+    assert SENTINEL_KEY not in text
+    assert "api.openai.com" in text and "set" in text
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "name"),
+    [
+        ({"base_url": "api.openai.com/v1"}, ValueError, "base_url"),
+        ({"base_url": "ftp://example.org"}, ValueError, "base_url"),
+        ({"http_client": object()}, TypeError, "http_client"),
+        ({"api_key": 123}, TypeError, "api_key"),
+    ],
+)
+def test_bad_settings_are_refused_at_construction(options: dict[str, Any], error: type, name: str) -> None:
+    with pytest.raises(error, match=name):
+        OpenAIProvider(**options)
