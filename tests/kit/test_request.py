@@ -130,19 +130,22 @@ def test_cache_key_is_the_same_in_other_processes_and_hash_seeds(tmp_path: Path)
             stop=("END", "###"),
         )
     )
-    keys = set()
-    for seed in ("0", "4242"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run(
+    children = [  # started together, so the two imports overlap
+        subprocess.Popen(
             [sys.executable, "-c", _KEY_SCRIPT],
-            env=env,
+            env={**os.environ, "PYTHONHASHSEED": seed},
             cwd=tmp_path,  # not the repository root, whose llm_client/ is the learner package
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=60,
-            check=True,
         )
-        keys.add(done.stdout.strip())
+        for seed in ("0", "4242")
+    ]
+    keys = set()
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        keys.add(out.strip())
     assert keys == {here}
 
 
