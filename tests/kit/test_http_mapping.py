@@ -119,7 +119,7 @@ def test_a_429_carries_the_retry_after_of_its_headers() -> None:
         (httpx.UnsupportedProtocol, ConfigurationError),
     ],
 )
-def test_each_transport_failure_maps_to_its_error_class(exc_type: type[httpx.HTTPError], expected: type) -> None:
+def test_each_transport_failure_maps_to_its_error_class(exc_type: type[httpx.RequestError], expected: type) -> None:
     error = error_for_transport(exc_type("boom", request=httpx.Request("POST", URL)), provider="openai")
     assert type(error) is expected
     assert "openai" in str(error)
@@ -179,6 +179,8 @@ def test_a_2xx_body_that_is_not_a_usable_object_is_a_malformed_response(content:
         json_body(response(200, text=content), provider="openai")
     assert caught.value.status_code == 200
     assert caught.value.retryable
+    if match == "not JSON":
+        assert isinstance(caught.value.__cause__, ValueError)  # the JSON decoder's error stays on the chain
 
 
 def test_resolve_api_key_prefers_the_argument_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

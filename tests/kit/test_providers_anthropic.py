@@ -69,7 +69,7 @@ def test_the_system_prompt_is_a_top_level_field_and_every_setting_is_sent(
         temperature=0.3,
         max_tokens=20,
         top_p=0.9,
-        stop=["\n\nHuman:", "END"],
+        stop=("\n\nHuman:", "END"),
     )
     provider(http).complete(req, timeout_s=5.0)
     assert sent_json(route) == {

@@ -80,7 +80,7 @@ def test_the_body_has_the_system_message_first_and_every_setting_that_is_set(
         temperature=0.3,
         max_tokens=20,
         top_p=0.9,
-        stop=["\n\n", "END"],
+        stop=("\n\n", "END"),
     )
     OpenAIProvider(api_key="sk-test", http_client=http).complete(req, timeout_s=5.0)
     assert sent_json(route) == {
