@@ -91,7 +91,7 @@ def _call(tmp: Path, **kwargs: Any) -> str:
     return LLMClient(FakeProvider(), cache=MemoryCache(), sleep=lambda s: None).call(req, **kwargs)
 
 
-def _call_structured(tmp: Path, **kwargs: Any) -> BaseModel:
+def _call_structured(tmp: Path, **kwargs: Any) -> Any:
     req = kwargs.pop("req", REQ)
     schema = kwargs.pop("schema", Answer)
     client = LLMClient(FakeProvider(['{"value": 1}']), cache=MemoryCache(), sleep=lambda s: None)
