@@ -133,12 +133,16 @@ def run_batch(
         if stop.is_set():
             return
         req = items[index]
-        if limiter is not None:
-            limiter.acquire(_tokens_for(limiter, req))
         try:
-            result: BatchResult = call(req)
-        except LLMError as exc:
-            result = exc
+            if limiter is not None:
+                limiter.acquire(_tokens_for(limiter, req))
+            try:
+                result: BatchResult = call(req)
+            except LLMError as exc:
+                result = exc
+        except BaseException:
+            stop.set()  # before this thread (or another) picks up the next request
+            raise
         results[index] = result
         tally.record(result)
 
