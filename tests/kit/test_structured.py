@@ -35,6 +35,13 @@ class City(BaseModel):
     population: int
 
 
+class DictCache(dict[str, str]):
+    """A cache whose entries the test can read back."""
+
+    def set(self, key: str, value: str) -> None:
+        self[key] = value
+
+
 def client(provider: FakeProvider, **options: Any) -> LLMClient:
     return LLMClient(provider, sleep=lambda s: None, rng=random.Random(0), **options)
 
@@ -159,6 +166,16 @@ def test_only_valid_output_is_cached_and_a_hit_skips_the_provider() -> None:
     assert len(cache) == 1  # one entry: the valid instance, never the rejected text
     assert llm.call_structured(REQ, Person) == first
     assert provider.call_count == 2
+
+
+def test_a_fenced_answer_is_cached_as_its_validated_json_so_the_next_call_is_a_hit() -> None:
+    cache = DictCache()
+    provider = FakeProvider(['Sure! Here it is:\n```json\n{"name": "Ada", "age": 36}\n```'], default=None)
+    llm = client(provider, cache=cache)
+    assert llm.call_structured(REQ, Person) == llm.call_structured(REQ, Person) == Person(name="Ada", age=36)
+    assert provider.call_count == 1
+    [stored] = cache.values()
+    assert json.loads(stored) == {"name": "Ada", "age": 36}
 
 
 def test_a_failed_call_structured_caches_nothing() -> None:
