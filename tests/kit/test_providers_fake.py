@@ -79,6 +79,11 @@ def test_the_script_is_copied_so_later_changes_to_the_list_do_not_leak_in() -> N
         fake.complete(REQ, timeout_s=1.0)
 
 
+def test_push_refuses_an_exception_class_that_would_be_returned_as_text() -> None:
+    with pytest.raises(TypeError, match=r"replies\[0\] is the exception class RateLimitError"):
+        FakeProvider().push(RateLimitError)
+
+
 def test_the_repr_counts_what_is_left_and_what_was_called() -> None:
     fake = FakeProvider(["a", "b"])
     fake.complete(REQ, timeout_s=1.0)
@@ -87,7 +92,12 @@ def test_the_repr_counts_what_is_left_and_what_was_called() -> None:
 
 @pytest.mark.parametrize(
     ("script", "options", "name"),
-    [("just a string", {}, "script"), ([42], {}, "script"), ([], {"default": "text"}, "default")],
+    [
+        ("just a string", {}, "script"),
+        ([42], {}, "script"),
+        ([ServerError], {}, "exception class ServerError"),
+        ([], {"default": "text"}, "default"),
+    ],
 )
 def test_a_bad_script_is_refused_at_construction(script: Any, options: dict[str, Any], name: str) -> None:
     with pytest.raises(TypeError, match=name):
