@@ -31,6 +31,12 @@ def echo_reply(req: LLMRequest) -> str:
 def _check_replies(name: str, replies: Iterable[object]) -> list[Reply]:
     checked: list[Reply] = []
     for index, reply in enumerate(replies):
+        if isinstance(reply, type) and issubclass(reply, BaseException):
+            # A class is callable, so it would be "called with the request" and its instance returned as text.
+            raise TypeError(
+                f"{name}[{index}] is the exception class {reply.__name__}; script an instance to raise, "
+                f"e.g. {reply.__name__}('...')"
+            )
         if not isinstance(reply, (str, BaseException)) and not callable(reply):
             raise TypeError(
                 f"{name}[{index}] must be a str, an exception or a callable, got {type(reply).__name__}"
