@@ -55,10 +55,16 @@ def api() -> Iterator[respx.MockRouter]:
         yield router
 
 
-@pytest.fixture
-def provider() -> Iterator[OpenAIProvider]:
+@pytest.fixture(scope="module")
+def http_client() -> Iterator[httpx.Client]:
+    """One client for the module: making one loads the TLS certificates, which is slow."""
     with httpx.Client() as client:
-        yield OpenAIProvider(api_key=KEY, base_url=BASE_URL, http_client=client)
+        yield client
+
+
+@pytest.fixture
+def provider(http_client: httpx.Client) -> OpenAIProvider:
+    return OpenAIProvider(api_key=KEY, base_url=BASE_URL, http_client=http_client)
 
 
 def answer_with(api: respx.MockRouter, response: httpx.Response | None = None, **kwargs: Any) -> respx.Route:
@@ -132,14 +138,13 @@ def test_the_api_key_is_sent_as_a_bearer_token(api: respx.MockRouter, provider: 
 
 @pytest.mark.points(1)
 def test_a_missing_key_is_a_configuration_error_at_the_first_call(
-    api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+    api: respx.MockRouter, http_client: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     route = answer_with(api, httpx.Response(200, json=completion()))
-    with httpx.Client() as client:
-        keyless = OpenAIProvider(base_url=BASE_URL, http_client=client)  # making it must not fail
-        with pytest.raises(ConfigurationError):
-            keyless.complete(REQ, timeout_s=10.0)
+    keyless = OpenAIProvider(base_url=BASE_URL, http_client=http_client)  # making it must not fail
+    with pytest.raises(ConfigurationError):
+        keyless.complete(REQ, timeout_s=10.0)
     assert route.call_count == 0, "expected no request to be sent without an API key"
 
 

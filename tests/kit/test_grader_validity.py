@@ -1,0 +1,131 @@
+"""The grader is right: full marks for the reference, 0 for the stubs, each exercise graded on its own,
+and every common wrong answer (tools/mutants.py) loses points in its own exercise and nowhere else.
+
+Each package is graded by the real grader in a subprocess (``PYTHONPATH`` pointing to a temporary
+copy), and the scores are read from its ``--grade-report`` JSON. All gradings run in parallel, once.
+
+A mutant is graded on its own exercise only (``-m exN``). That it loses nothing elsewhere follows from
+the one-exercise packages: when only exercise j is solved, every other block is a stub that raises
+NotImplementedError (which nothing in the package catches), and j still scores full marks; so j's tests
+never run another exercise's block, and no change inside that block can cost j a point.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from catalog import load_catalog  # noqa: E402
+from generate_learner import SOLUTIONS_PACKAGE, generate_package  # noqa: E402
+from grading_runs import Grade, copy_package, grade_many  # noqa: E402
+from mutants import MUTANTS, Mutant, MutantError, apply_mutant  # noqa: E402
+
+CATALOG = load_catalog()
+POINTS = {ex.id: float(ex.points) for ex in CATALOG.values()}
+REQUIRED_TOTAL = sum(ex.points for ex in CATALOG.values() if not ex.optional)
+
+
+@pytest.fixture(scope="module")
+def mutant_errors() -> dict[str, MutantError]:
+    return {}
+
+
+@pytest.fixture(scope="module")
+def grades(tmp_path_factory: pytest.TempPathFactory, mutant_errors: dict[str, MutantError]) -> dict[str, Grade]:
+    base = tmp_path_factory.mktemp("grading")
+    parents = {
+        "reference": copy_package(SOLUTIONS_PACKAGE, base / "reference"),
+        "learner": copy_package(ROOT / "llm_client", base / "learner"),
+    }
+    for ex in CATALOG:
+        parent = base / f"only-{ex}"
+        generate_package(parent / "llm_client", keep={ex})
+        parents[f"only-{ex}"] = parent
+    for mutant in MUTANTS:
+        parent = copy_package(SOLUTIONS_PACKAGE, base / f"mutant-{mutant.name}")
+        try:
+            apply_mutant(mutant, parent / "llm_client")
+        except MutantError as exc:
+            mutant_errors[mutant.name] = exc
+            continue
+        parents[f"mutant-{mutant.name}"] = parent
+    args = {f"mutant-{m.name}": ["-m", m.exercise] for m in MUTANTS}
+    return grade_many(parents, args=args)
+
+
+def test_reference_scores_full_marks(grades: dict[str, Grade]) -> None:
+    ref = grades["reference"]
+    failed = [t["name"] for t in ref.report["tests"] if t["status"] != "passed"]
+    assert not failed, f"the reference fails grader tests: {failed}\n{ref.output[-3000:]}"
+    assert ref.returncode == 0, ref.output[-3000:]
+    assert ref.max_score == REQUIRED_TOTAL, "max_score counts the required exercises only"
+    assert ref.score == sum(POINTS.values()), "score counts the optional exercises too (extra credit)"
+    assert ref.by_exercise == POINTS
+
+
+def test_catalog_points_equal_the_sum_of_the_grader_tests_points(grades: dict[str, Grade]) -> None:
+    assert grades["reference"].max_by_exercise == POINTS, (
+        "exercises.toml points differ from the @pytest.mark.points of the grader tests"
+    )
+
+
+def test_untouched_learner_package_scores_zero_and_shows_where_to_start(grades: dict[str, Grade]) -> None:
+    learner = grades["learner"]
+    assert learner.score == 0.0
+    assert learner.by_exercise == dict.fromkeys(POINTS, 0.0)
+    assert learner.max_score == REQUIRED_TOTAL
+    assert learner.returncode == 1, "a run with failing grader tests must fail"
+    output = learner.output
+    assert "= grade =" in output.replace("=" * 3, "="), output[-2000:]
+    assert f"total: 0 of {REQUIRED_TOTAL:g} points" in output
+    first = next(iter(CATALOG.values()))
+    assert f"next: {first.id} {first.title}: read {first.notebook}" in output
+    for ex in CATALOG.values():
+        assert f"{ex.id} not started:" in output, f"no 'not started' line for {ex.id}"
+    assert "Traceback" not in output and "NotImplementedError(" not in output, "stub failures must be one line each"
+    assert "Interrupted" not in output
+    for test in learner.report["tests"]:
+        assert test["status"] == "failed" and test["score"] == 0
+        assert " not started: " in test["output"] and len(test["output"].splitlines()) == 1, test
+
+
+@pytest.mark.parametrize("exercise", list(CATALOG))
+def test_a_package_with_only_one_exercise_solved_scores_exactly_its_points(
+    grades: dict[str, Grade], exercise: str
+) -> None:
+    got = grades[f"only-{exercise}"].by_exercise
+    expected = {ex: (POINTS[ex] if ex == exercise else 0.0) for ex in POINTS}
+    assert got == expected, grades[f"only-{exercise}"].output[-3000:]
+
+
+@pytest.mark.parametrize("exercise", list(CATALOG))
+def test_every_exercise_has_at_least_three_mutants(exercise: str) -> None:
+    assert sum(m.exercise == exercise for m in MUTANTS) >= 3
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_each_wrong_answer_loses_points_in_its_own_exercise(
+    grades: dict[str, Grade], mutant_errors: dict[str, MutantError], mutant: Mutant
+) -> None:
+    if mutant.name in mutant_errors:
+        raise mutant_errors[mutant.name]
+    result = grades[f"mutant-{mutant.name}"]
+    got = result.by_exercise
+    assert set(got) == {mutant.exercise}, f"expected only {mutant.exercise}'s tests to run, got {sorted(got)}"
+    assert got[mutant.exercise] < POINTS[mutant.exercise], (
+        f"{mutant.name} ({mutant.why}) scored full marks in {mutant.exercise}"
+    )
+
+
+def test_wrong_answers_are_reported_as_expected_versus_got(grades: dict[str, Grade]) -> None:
+    output = grades["mutant-backoff_off_by_one"].output
+    assert "expected backoff_delay(0..6) to be [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0], got [1.0," in output
+    assert "tests failing" in output
+    failing = grades["mutant-backoff_off_by_one"].report["tests"]
+    messages = [t["output"] for t in failing if t["status"] == "failed"]
+    assert messages and all("expected" in m for m in messages), messages
