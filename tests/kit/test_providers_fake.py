@@ -81,7 +81,7 @@ def test_the_script_is_copied_so_later_changes_to_the_list_do_not_leak_in() -> N
 
 def test_push_refuses_an_exception_class_that_would_be_returned_as_text() -> None:
     with pytest.raises(TypeError, match=r"replies\[0\] is the exception class RateLimitError"):
-        FakeProvider().push(RateLimitError)
+        FakeProvider().push(RateLimitError)  # type: ignore[arg-type]
 
 
 def test_the_repr_counts_what_is_left_and_what_was_called() -> None:
