@@ -15,6 +15,7 @@ from llm_client.client import LLMClient
 from llm_client.errors import (
     AuthenticationError,
     ConfigurationError,
+    ContentRefusedError,
     DeadlineExceededError,
     InvalidRequestError,
     LLMConnectionError,
@@ -54,6 +55,7 @@ __all__ = [
     "Cache",
     "CacheWarning",
     "ConfigurationError",
+    "ContentRefusedError",
     "DeadlineExceededError",
     "FakeCall",
     "FakeProvider",

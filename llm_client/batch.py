@@ -10,16 +10,19 @@ else (a ``TypeError``, a ``NotImplementedError``, ``KeyboardInterrupt``,
 cancellation) is a programming error or a stop: no new request is started,
 and it propagates unchanged.
 
-With a :class:`~llm_client.limiter.RateLimiter`, each request waits for its
-turn before it is sent, so the batch stays under the provider's limit rather
-than discovering it through 429s; retries within one request follow the
-client's policy (Retry-After, backoff). The progress bar is ``tqdm``'s,
-imported only when a bar is shown; in JupyterLab it updates in place.
+With a :class:`~llm_client.limiter.RateLimiter`, every attempt (retries
+included) waits for its turn before it is sent, so the batch stays under the
+provider's limit rather than discovering it through 429s: the batch runs on a
+copy of the client whose provider is wrapped in a
+:class:`~llm_client.limiter.PacedProvider`; the client given is not changed.
+The progress bar is ``tqdm``'s, imported only when a bar is shown; in
+JupyterLab it updates in place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import threading
 from collections.abc import Iterable
@@ -28,7 +31,7 @@ from typing import Any, Protocol, TypeAlias
 
 from llm_client.checks import check_int
 from llm_client.errors import LLMError
-from llm_client.limiter import RateLimiter, estimate_tokens
+from llm_client.limiter import PacedProvider, RateLimiter
 from llm_client.request import LLMRequest
 
 __all__ = ["BatchResult", "arun_batch", "run_batch"]
@@ -99,8 +102,15 @@ def _check_batch(
     return items
 
 
-def _tokens_for(limiter: RateLimiter, req: LLMRequest) -> int:
-    return estimate_tokens(req) if limiter.tokens_per_minute is not None else 0
+def _paced(client: Any, limiter: RateLimiter | None) -> Any:
+    """``client``, or a shallow copy of it whose provider waits for ``limiter`` before every attempt."""
+    if limiter is None:
+        return client
+    if not hasattr(client, "provider"):
+        raise TypeError(f"a limiter needs an LLMClient or AsyncLLMClient (with .provider), got {type(client).__name__}")
+    paced = copy.copy(client)
+    paced.provider = PacedProvider(client.provider, limiter)
+    return paced
 
 
 def run_batch(
@@ -115,7 +125,7 @@ def run_batch(
 
     ``client`` is an :class:`~llm_client.LLMClient` (anything whose ``call(req)``
     returns text). Returns, in request order, each text or the LLMError its
-    request ended with. With ``limiter``, each request first waits for its
+    request ended with. With ``limiter``, each attempt first waits for its
     turn (``limiter.acquire``). ``progress`` shows a tqdm bar with the count
     of failures.
     """
@@ -125,6 +135,7 @@ def run_batch(
         raise TypeError(f"client must have a call(req) method, got {type(client).__name__}")
     if inspect.iscoroutinefunction(call):
         raise TypeError(f"{type(client).__name__}.call is async: use `await arun_batch(client, requests)`")
+    call = _paced(client, limiter).call
     results: list[BatchResult | None] = [None] * len(items)
     tally = _Tally(len(items), progress)
     stop = threading.Event()
@@ -132,14 +143,10 @@ def run_batch(
     def one(index: int) -> None:
         if stop.is_set():
             return
-        req = items[index]
         try:
-            if limiter is not None:
-                limiter.acquire(_tokens_for(limiter, req))
-            try:
-                result: BatchResult = call(req)
-            except LLMError as exc:
-                result = exc
+            result: BatchResult = call(items[index])
+        except LLMError as exc:
+            result = exc
         except BaseException:
             stop.set()  # before this thread (or another) picks up the next request
             raise
@@ -177,7 +184,7 @@ async def arun_batch(
     ``client`` is an :class:`~llm_client.AsyncLLMClient` (anything whose
     ``call(req)`` is a coroutine returning text). Returns, in request order,
     each text or the LLMError its request ended with. With ``limiter``, each
-    request first waits for its turn (``limiter.acquire_async``). ``progress``
+    attempt first waits for its turn (``limiter.acquire_async``). ``progress``
     shows a tqdm bar with the count of failures. When the batch is cancelled
     or a task raises anything but an LLMError, every task is cancelled first.
     """
@@ -188,17 +195,15 @@ async def arun_batch(
             f"client must have an async call(req) method, got {type(client).__name__}: "
             "for an LLMClient use run_batch(client, requests)"
         )
+    call = _paced(client, limiter).call
     results: list[BatchResult | None] = [None] * len(items)
     tally = _Tally(len(items), progress)
     pending = iter(range(len(items)))  # shared by the workers: each index is taken once
 
     async def worker() -> None:
         for index in pending:
-            req = items[index]
-            if limiter is not None:
-                await limiter.acquire_async(_tokens_for(limiter, req))
             try:
-                result: BatchResult = await call(req)
+                result: BatchResult = await call(items[index])
             except LLMError as exc:
                 result = exc
             results[index] = result

@@ -51,4 +51,8 @@ def check_text(name: str, value: Any, *, allow_none: bool = False) -> str | None
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
     if not value.strip():
         raise ValueError(f"{name} must not be empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} must be valid Unicode text (it holds a lone surrogate at {exc.start})") from exc
     return value

@@ -54,6 +54,8 @@ class LLMRequest:
                 raise TypeError(f"stop must hold only str, got {type(item).__name__}")
             if not item:
                 raise ValueError("stop must not hold an empty string")
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                raise ValueError("stop must hold valid Unicode text (it holds a lone surrogate)")
         object.__setattr__(self, "stop", tuple(self.stop))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from llm_client.checks import check_int
-from llm_client.errors import ConfigurationError, MalformedResponseError
+from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
 from llm_client.providers.async_http import AsyncHTTP
 from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.providers.http import error_for_status, error_for_transport, json_body, resolve_api_key
@@ -73,17 +73,26 @@ class AnthropicProvider:
         }
 
     def payload(self, req: LLMRequest) -> dict[str, Any]:
-        """The JSON body for ``req``; the system prompt is a top-level field here."""
+        """The JSON body for ``req``; the system prompt is a top-level field here.
+
+        The Messages API takes ``temperature`` from 0.0 to 1.0 (a higher one is
+        refused here with ValueError, before anything is sent) and accepts either
+        ``temperature`` or ``top_p``, not both: when ``top_p`` is set it is sent
+        instead of ``temperature``.
+        """
+        if req.temperature > 1.0:
+            raise ValueError(f"temperature must be <= 1.0 for AnthropicProvider, got {req.temperature!r}")
         body: dict[str, Any] = {
             "model": req.model,
             "max_tokens": req.max_tokens if req.max_tokens is not None else self.default_max_tokens,
             "messages": [{"role": "user", "content": req.prompt}],
-            "temperature": req.temperature,
         }
-        if req.system_prompt is not None:
-            body["system"] = req.system_prompt
         if req.top_p is not None:
             body["top_p"] = req.top_p
+        else:
+            body["temperature"] = req.temperature
+        if req.system_prompt is not None:
+            body["system"] = req.system_prompt
         if req.stop:
             body["stop_sequences"] = list(req.stop)
         return body
@@ -116,6 +125,8 @@ class AnthropicProvider:
     def parse(self, response: httpx.Response) -> LLMResponse:
         """Turn a 2xx Messages ``response`` into an LLMResponse: the text blocks, joined."""
         body = json_body(response, provider=self.name)
+        if body.get("stop_reason") == "refusal":
+            raise ContentRefusedError(f"{self.name}: the model refused (stop_reason='refusal')", status_code=200)
         content = body.get("content")
         if not isinstance(content, list):
             raise MalformedResponseError(f"{self.name} answered with no content", status_code=response.status_code)

@@ -16,6 +16,7 @@ The tree::
     │   ├── RateLimitError        HTTP 429; .retry_after in seconds or None  [retryable]
     │   ├── ServerError           HTTP 5xx, 529 (overloaded) and 409         [retryable]
     │   ├── MalformedResponseError  a 2xx whose body is not a usable answer  [retryable]
+    │   ├── ContentRefusedError   the model refused, or a content filter stopped it [never retried]
     │   └── InvalidRequestError   HTTP 400/404/413/422 ...: fix the request  [never retried]
     │       └── AuthenticationError  HTTP 401/403: fix the key or access
     ├── StructuredOutputError     the text is not valid JSON for the schema;
@@ -35,6 +36,7 @@ from typing import Any
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "ContentRefusedError",
     "DeadlineExceededError",
     "InvalidRequestError",
     "LLMConnectionError",
@@ -124,6 +126,13 @@ class MalformedResponseError(ProviderError):
     """A success status whose body is not a usable answer (truncated, HTML, no choices)."""
 
     retryable = True
+
+
+class ContentRefusedError(ProviderError):
+    """The model refused to answer, or a content filter cut the answer off. Never retried:
+    the same request gets the same refusal. ``provider_message`` holds the refusal text, if any."""
+
+    retryable = False
 
 
 class InvalidRequestError(ProviderError):

@@ -10,7 +10,11 @@ order, each told its own wait, and nobody polls.
 :class:`RateLimiter` puts one or two buckets (requests per second, and
 optionally tokens per minute) behind a lock, with an injectable clock and
 sleep, for threads (:meth:`RateLimiter.acquire`) and for asyncio
-(:meth:`RateLimiter.acquire_async`). Times are in seconds.
+(:meth:`RateLimiter.acquire_async`). :class:`PacedProvider` makes every
+attempt of a provider wait for its turn, retries included: a retry that
+skipped the queue would take the turn of the request behind it, and at a pace
+right at the provider's limit that request would then get a 429 too. Times
+are in seconds.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from llm_client.checks import check_int, check_number
+from llm_client.providers.base import LLMResponse
 from llm_client.request import LLMRequest
 
-__all__ = ["RateLimiter", "TokenBucket", "estimate_tokens"]
+__all__ = ["PacedProvider", "RateLimiter", "TokenBucket", "estimate_tokens"]
 
 
 class TokenBucket:
@@ -171,3 +177,48 @@ class RateLimiter:
         if wait > 0:
             await self._async_sleep(wait)
         return wait
+
+
+class PacedProvider:
+    """A provider whose every attempt first waits for its turn at ``limiter``.
+
+    ``provider`` is any provider (``complete``, and ``acomplete`` for the
+    async client). Each attempt, retries included, asks the limiter for one
+    request and, under a tokens-per-minute limit, :func:`estimate_tokens`
+    tokens; then it is the wrapped provider's attempt, unchanged. Use it as
+    ``LLMClient(PacedProvider(OpenAIProvider(), RateLimiter(50)))``; the
+    batch runners do this for you when given a ``limiter``.
+    """
+
+    def __init__(self, provider: Any, limiter: RateLimiter) -> None:
+        if not (callable(getattr(provider, "complete", None)) or callable(getattr(provider, "acomplete", None))):
+            raise TypeError(f"provider must have a complete or acomplete method, got {type(provider).__name__}")
+        if not isinstance(limiter, RateLimiter):
+            raise TypeError(f"limiter must be a RateLimiter, got {type(limiter).__name__}")
+        self.provider = provider
+        self.limiter = limiter
+        self.name: str = getattr(provider, "name", type(provider).__name__)
+
+    def __repr__(self) -> str:
+        return f"PacedProvider({self.provider!r}, {self.limiter!r})"
+
+    def _tokens(self, req: LLMRequest) -> int:
+        return estimate_tokens(req) if self.limiter.tokens_per_minute is not None else 0
+
+    def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        """Wait for a turn (blocking), then make the wrapped provider's attempt."""
+        self.limiter.acquire(self._tokens(req))
+        response: LLMResponse = self.provider.complete(req, timeout_s=timeout_s)
+        return response
+
+    async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        """Wait for a turn (without blocking the event loop), then make the wrapped provider's attempt."""
+        await self.limiter.acquire_async(self._tokens(req))
+        response: LLMResponse = await self.provider.acomplete(req, timeout_s=timeout_s)
+        return response
+
+    async def aclose(self) -> None:
+        """Close the wrapped provider (its ``aclose``, when it has one)."""
+        close = getattr(self.provider, "aclose", None)
+        if close is not None:
+            await close()

@@ -181,6 +181,26 @@ def test_with_a_limiter_every_request_waits_its_turn(batch: RunBatch) -> None:
     assert sorted(round(s, 9) for s in slept) == [0.1, 0.2, 0.3, 0.4]
 
 
+def test_with_a_limiter_retries_wait_their_turn_too(batch: RunBatch) -> None:
+    slept: list[float] = []
+
+    async def async_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    limiter = RateLimiter(10, clock=lambda: 0.0, sleep=slept.append, async_sleep=async_sleep)
+    provider = FakeProvider([ServerError("503"), "first", "second"])
+    results = batch(provider, REQUESTS[:2], concurrency=1, limiter=limiter)
+    assert results == ["first", "second"]
+    assert [round(s, 9) for s in slept] == [0.1, 0.2], "three attempts, three turns: the retry queued like a request"
+
+
+def test_a_limiter_leaves_the_clients_own_provider_unchanged() -> None:
+    provider = FakeProvider()
+    client = LLMClient(provider)
+    run_batch(client, REQUESTS[:2], limiter=RateLimiter(1000), progress=False)
+    assert client.provider is provider and provider.call_count == 2
+
+
 def test_a_tokens_per_minute_limiter_is_given_each_requests_estimate(batch: RunBatch) -> None:
     seen: list[int] = []
 

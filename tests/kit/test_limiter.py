@@ -18,7 +18,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_client import LLMRequest, RateLimiter, TokenBucket, estimate_tokens
+from llm_client import (
+    AsyncLLMClient,
+    FakeProvider,
+    LLMClient,
+    LLMRequest,
+    PacedProvider,
+    RateLimiter,
+    ServerError,
+    TokenBucket,
+    estimate_tokens,
+)
 
 pytestmark = pytest.mark.kit
 
@@ -168,6 +178,46 @@ def test_repr_shows_the_limits() -> None:
     assert repr(RateLimiter(50, burst=2, tokens_per_minute=90000)) == (
         "RateLimiter(requests_per_s=50, burst=2, tokens_per_minute=90000)"
     )
+
+
+# -- PacedProvider ----------------------------------------------------------------------------
+
+
+def test_a_paced_provider_makes_every_attempt_of_a_client_wait_its_turn() -> None:
+    fake = FrozenClock()
+    provider = FakeProvider([ServerError("503"), "ok", "ok again"])
+    client = LLMClient(PacedProvider(provider, limiter(fake, 4.0)), sleep=lambda s: None)
+    assert client.call(LLMRequest(model="m", prompt="a")) == "ok"
+    assert client.call(LLMRequest(model="m", prompt="b")) == "ok again"
+    assert fake.slept == [0.25, 0.5], "three attempts (one a retry), three turns"
+
+
+def test_a_paced_provider_waits_with_the_async_sleep_in_the_async_client() -> None:
+    fake = FrozenClock()
+    client = AsyncLLMClient(PacedProvider(FakeProvider(), limiter(fake, 2.0)))
+
+    async def two() -> list[str]:
+        return [await client.call(LLMRequest(model="m", prompt=p)) for p in ("a", "b")]
+
+    assert asyncio.run(two()) == ["[m] a", "[m] b"]
+    assert (fake.async_slept, fake.slept) == ([0.5], [])
+
+
+def test_a_paced_provider_counts_estimated_tokens_under_a_tokens_per_minute_limit() -> None:
+    fake = FrozenClock()
+    paced = PacedProvider(FakeProvider(), limiter(fake, 100.0, burst=10, tokens_per_minute=600))
+    big = LLMRequest(model="m", prompt="x", max_tokens=299)
+    for _ in range(3):
+        paced.complete(big, timeout_s=1.0)
+    assert fake.slept == [30.0], "600 tokens a minute: the third 300-token request waits 30 s"
+
+
+def test_a_paced_provider_keeps_the_name_and_refuses_bad_arguments() -> None:
+    assert PacedProvider(FakeProvider(), RateLimiter(1)).name == "fake"
+    with pytest.raises(TypeError, match="provider"):
+        PacedProvider(object(), RateLimiter(1))
+    with pytest.raises(TypeError, match="limiter"):
+        PacedProvider(FakeProvider(), 50)  # type: ignore[arg-type]
 
 
 # -- estimate_tokens -------------------------------------------------------------------------

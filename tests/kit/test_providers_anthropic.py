@@ -17,7 +17,7 @@ from provider_payloads import (
     anthropic_tool_use_message,
 )
 
-from llm_client import AnthropicProvider, ConfigurationError, LLMRequest, MalformedResponseError
+from llm_client import AnthropicProvider, ConfigurationError, ContentRefusedError, LLMRequest, MalformedResponseError
 
 pytestmark = pytest.mark.kit
 
@@ -58,7 +58,7 @@ def test_sends_the_three_required_headers(http: httpx.Client, route: respx.Route
     assert "authorization" not in headers
 
 
-def test_the_system_prompt_is_a_top_level_field_and_every_setting_is_sent(
+def test_the_system_prompt_is_top_level_and_top_p_replaces_temperature(
     http: httpx.Client, route: respx.Route
 ) -> None:
     route.respond(200, json=anthropic_message())
@@ -77,10 +77,28 @@ def test_the_system_prompt_is_a_top_level_field_and_every_setting_is_sent(
         "system": "Answer in one word.",
         "messages": [{"role": "user", "content": "Name the capital of France."}],
         "max_tokens": 20,
-        "temperature": 0.3,
         "top_p": 0.9,
         "stop_sequences": ["\n\nHuman:", "END"],
     }
+
+
+def test_temperature_is_sent_when_top_p_is_not_set(http: httpx.Client, route: respx.Route) -> None:
+    route.respond(200, json=anthropic_message())
+    provider(http).complete(LLMRequest(model="claude-3-5-haiku-latest", prompt="Hi", temperature=0.3), timeout_s=5.0)
+    body = sent_json(route)
+    assert body["temperature"] == 0.3
+    assert "top_p" not in body
+
+
+def test_a_temperature_above_1_is_refused_naming_it_before_anything_is_sent(
+    http: httpx.Client, route: respx.Route
+) -> None:
+    route.respond(200, json=anthropic_message())
+    with pytest.raises(ValueError, match="temperature"):
+        provider(http).complete(
+            LLMRequest(model="claude-3-5-haiku-latest", prompt="Hi", temperature=1.5), timeout_s=5.0
+        )
+    assert route.call_count == 0
 
 
 @pytest.mark.parametrize(("options", "expected"), [({}, 1024), ({"default_max_tokens": 256}, 256)])
@@ -210,3 +228,12 @@ def test_the_repr_shows_the_url_but_never_the_key(http: httpx.Client) -> None:
 def test_bad_settings_are_refused_at_construction(options: dict[str, Any], error: type, name: str) -> None:
     with pytest.raises(error, match=name):
         AnthropicProvider(api_key="k", **options)
+
+
+def test_a_refusal_stop_reason_is_a_content_refused_error(http: httpx.Client, route: respx.Route) -> None:
+    body = anthropic_message()
+    body["stop_reason"] = "refusal"
+    route.respond(200, json=body)
+    with pytest.raises(ContentRefusedError, match="refus") as caught:
+        provider(http).complete(REQ, timeout_s=5.0)
+    assert caught.value.retryable is False

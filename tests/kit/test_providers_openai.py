@@ -18,7 +18,7 @@ from provider_payloads import (
     openai_tool_call_completion,
 )
 
-from llm_client import ConfigurationError, LLMRequest, MalformedResponseError, OpenAIProvider
+from llm_client import ConfigurationError, ContentRefusedError, LLMRequest, MalformedResponseError, OpenAIProvider
 
 pytestmark = pytest.mark.kit
 
@@ -149,18 +149,38 @@ def test_an_answer_cut_at_the_token_limit_is_returned_and_marked_truncated(
     ("body", "match"),
     [
         (openai_tool_call_completion(), "finish_reason='tool_calls'"),
-        (openai_refusal_completion(), "no text content"),
         ({**openai_completion(), "choices": []}, "no choices"),
         ({"id": "chatcmpl-1", "object": "chat.completion"}, "no choices"),
         ({**openai_completion(), "choices": [{"index": 0, "finish_reason": "stop"}]}, "no text content"),
     ],
-    ids=["tool-call", "refusal", "empty-choices", "no-choices", "no-message"],
+    ids=["tool-call", "empty-choices", "no-choices", "no-message"],
 )
 def test_a_completion_without_text_is_a_malformed_response(
     body: dict[str, Any], match: str, http: httpx.Client, router: respx.MockRouter
 ) -> None:
     router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=body)
     with pytest.raises(MalformedResponseError, match=match):
+        OpenAIProvider(api_key="sk-test", http_client=http).complete(REQ, timeout_s=5.0)
+
+
+def test_a_refusal_is_a_content_refused_error_that_is_never_retried(
+    http: httpx.Client, router: respx.MockRouter
+) -> None:
+    router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_refusal_completion())
+    with pytest.raises(ContentRefusedError, match="refused") as caught:
+        OpenAIProvider(api_key="sk-test", http_client=http).complete(REQ, timeout_s=5.0)
+    assert caught.value.retryable is False
+    assert caught.value.provider_message == "I'm sorry, I can't help with that."
+
+
+def test_a_content_filter_stop_without_text_is_a_content_refused_error(
+    http: httpx.Client, router: respx.MockRouter
+) -> None:
+    body = openai_completion()
+    body["choices"][0]["message"]["content"] = None
+    body["choices"][0]["finish_reason"] = "content_filter"
+    router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=body)
+    with pytest.raises(ContentRefusedError, match="content_filter"):
         OpenAIProvider(api_key="sk-test", http_client=http).complete(REQ, timeout_s=5.0)
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from llm_client.errors import ConfigurationError, MalformedResponseError
+from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
 from llm_client.providers.async_http import AsyncHTTP
 from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.providers.http import error_for_status, error_for_transport, json_body, resolve_api_key
@@ -122,6 +122,18 @@ class OpenAIProvider:
         choice = choices[0]
         message = choice.get("message")
         text = message.get("content") if isinstance(message, dict) else None
+        refusal = message.get("refusal") if isinstance(message, dict) else None
+        if isinstance(refusal, str) and refusal:
+            raise ContentRefusedError(
+                f"{self.name}: the model refused: {refusal[:200]}",
+                status_code=response.status_code,
+                provider_message=refusal[:500],
+            )
+        if not isinstance(text, str) and choice.get("finish_reason") == "content_filter":
+            raise ContentRefusedError(
+                f"{self.name}: a content filter stopped the answer (finish_reason='content_filter')",
+                status_code=response.status_code,
+            )
         if not isinstance(text, str):
             raise MalformedResponseError(
                 f"{self.name} answered with no text content (finish_reason={choice.get('finish_reason')!r})",
