@@ -28,7 +28,7 @@ from llm_client.errors import (
     ServerError,
     StructuredOutputError,
 )
-from llm_client.limiter import RateLimiter, TokenBucket, estimate_tokens
+from llm_client.limiter import PacedProvider, RateLimiter, TokenBucket, estimate_tokens
 from llm_client.logs import enable_logging
 from llm_client.providers import (
     AnthropicProvider,
@@ -69,6 +69,7 @@ __all__ = [
     "MalformedResponseError",
     "MemoryCache",
     "OpenAIProvider",
+    "PacedProvider",
     "Provider",
     "ProviderError",
     "RateLimitError",
