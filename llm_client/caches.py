@@ -90,7 +90,9 @@ class SQLiteCache:
     ``path`` is the database file (created with its table on first use).
     ``timeout_s`` is how long, in seconds, a write waits for another writer's
     lock before the cache gives up on that write (a warning and no caching).
-    Each thread of each process uses its own connection.
+    Each thread of each process uses its own connection. The file is in WAL
+    mode (it gets ``-wal`` and ``-shm`` companions; keep it on a local disk):
+    reads go on while another connection writes.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 5.0) -> None:
@@ -110,7 +112,16 @@ class SQLiteCache:
         pid: int | None = getattr(self._local, "pid", None)
         if conn is None or pid != os.getpid():  # a forked child needs its own
             conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
-            conn.execute("CREATE TABLE IF NOT EXISTS llm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            try:
+                # WAL: readers never wait for a writer, and a commit is one append to the log
+                # (synchronous=NORMAL: no fsync per write; a cache may lose its last writes
+                # on power loss, never its consistency), so many writers rarely wait long.
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS llm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            except sqlite3.Error:
+                conn.close()
+                raise
             self._local.conn = conn
             self._local.pid = os.getpid()
         return conn
