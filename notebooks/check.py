@@ -1,0 +1,114 @@
+"""Grade one exercise from a notebook.
+
+    from check import check
+    check("ex2")
+
+runs the grader's tests for that exercise (the same tests as ``pytest -m ex2``
+in a terminal at the repository root), prints the points table and returns the
+points earned. An unsolved exercise simply earns no points: ``check`` never
+raises because a test failed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["check"]
+
+#: The repository root: the folder that holds notebooks/, llm_client/ and tests/.
+ROOT = Path(__file__).resolve().parent.parent
+GRADER = ROOT / "tests" / "grader"
+
+#: The longest a grading run may take, in seconds (a stuck exercise must not hang the notebook).
+TIMEOUT_S = 300.0
+
+# Plugins the grader never uses, left out because loading them takes seconds (the
+# notebook runner imports jsonschema's format checkers; hypothesis registers its profiles).
+_QUIET_PLUGINS = ("-p", "no:nbval", "-p", "no:hypothesispytest")
+
+_EXERCISE = re.compile(r"^ex[1-9]$")
+# Terminal colour codes, which pytest may add to its output.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# The separator line the grader prints above its table: "===== grade =====".
+_TABLE_HEADER = re.compile(r"^=+ grade =+$")
+# pytest's closing summary line, e.g. "3 failed, 7 passed, 60 deselected in 0.41s".
+_SUMMARY = re.compile(r"^=*\s*\d+ \w+.* in [\d.]+s\b")
+
+
+def check(exercise: str) -> int:
+    """Run the grader for ``exercise`` ("ex1" .. "ex5", or "ex6"), print its table, return the points earned.
+
+    Failing tests earn no points and are listed with what went wrong; nothing
+    is raised for them. Raises ValueError only when ``exercise`` is not an
+    exercise id.
+    """
+    if not isinstance(exercise, str) or not _EXERCISE.match(exercise):
+        raise ValueError(f'exercise must be an id like "ex2", got {exercise!r}')
+    if not GRADER.is_dir():
+        print(f"The grader is not in this copy of the course ({GRADER} is missing), so {exercise} cannot be graded.")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="llm-course-check-") as tmp:
+        report_path = Path(tmp) / "report.json"
+        command = [sys.executable, "-m", "pytest", "tests/grader", "-m", exercise, "-q", "--no-header", *_QUIET_PLUGINS]
+        try:
+            run = _run([*command, "--grade-report", str(report_path)])
+            if run.returncode == 4 and "--grade-report" in run.stderr:
+                # A grader without the report option: run it plainly and show its output.
+                run = _run(command)
+        except subprocess.TimeoutExpired:
+            print(f"Grading {exercise} took longer than {TIMEOUT_S:.0f} s and was stopped.")
+            print("Is something waiting for real (time.sleep, a network call) or looping forever?")
+            return 0
+        report = _read_report(report_path)
+    output = run.stdout + ("\n" + run.stderr if run.stderr.strip() else "")
+    if run.returncode == 5:
+        print(f"The grader has no tests marked {exercise}.")
+        return 0
+    print(_table(output, report))
+    if report is None:
+        if run.returncode not in (0, 1):
+            print(f"The grader could not run (pytest exit code {run.returncode}); its output is above.")
+        return 0
+    points = _points(report.get("score"))
+    max_points = _points(report.get("max_score"))
+    print(f"\n{exercise}: {points}/{max_points} points")
+    return points
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+
+
+def _read_report(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _points(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    return round(value)
+
+
+def _table(output: str, report: dict[str, Any] | None) -> str:
+    """The grader's table: the lines after its "grade" header, without pytest's own summary line.
+
+    Falls back to the table in the report, then to the last lines of the output.
+    """
+    lines = _ANSI.sub("", output).rstrip().splitlines()
+    start = next((i for i, line in enumerate(lines) if _TABLE_HEADER.match(line.strip())), None)
+    if start is not None:
+        table = [line for line in lines[start + 1 :] if not _SUMMARY.match(line.strip())]
+        return "\n".join(table).rstrip()
+    if report is not None and isinstance(report.get("output"), str) and report["output"].strip():
+        return str(report["output"]).rstrip()
+    return "\n".join(lines[-25:])

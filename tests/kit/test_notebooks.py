@@ -1,0 +1,363 @@
+"""The notebooks: stored clean, free of answers, and working against both packages.
+
+- Against the reference (solutions/), every notebook runs top to bottom under
+  nbval, offline. The outputs that teach (cache keys, backoff schedules from
+  seeded generators, statuses, call counts) are checked by assertions inside
+  the cells, because the notebooks are stored without outputs for nbval to
+  compare with.
+- Against the learner package (llm_client/, with its exercise stubs), every
+  error a notebook shows is a NotImplementedError that names an exercise, and
+  the cells that teach before an exercise (the worked examples) run clean.
+
+Each notebook runs in its own subprocess; a small pool runs them side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+SOLUTIONS = ROOT / "solutions"
+LEARNER_PACKAGE = ROOT / "llm_client"
+CATALOG = ROOT / "exercises.toml"
+
+#: The course, in order; the exercise notebooks with the exercise each one teaches.
+NAMES = [
+    "00_start_here.ipynb",
+    "01_reliability_boundary.ipynb",
+    "03_ex1_cache_key.ipynb",
+    "04_ex2_backoff_jitter.ipynb",
+    "05_ex3_rate_limits.ipynb",
+    "06_ex4_structured_output.ipynb",
+    "07_ex5_provider_call.ipynb",
+    "08_putting_it_together.ipynb",
+]
+EXERCISE_OF = {name: f"ex{int(name[:2]) - 2}" for name in NAMES if "_ex" in name}
+#: Notebooks that need no exercise solved: against the learner package they show no error at all.
+NEEDS_NO_EXERCISE = ["00_start_here.ipynb", "01_reliability_boundary.ipynb"]
+
+CELL_TIMEOUT_S = 30
+RUN_TIMEOUT_S = 120
+STUB_MESSAGE = re.compile(r"\bex[1-9]\b")
+#: Notebooks and JupyterLab must never reach the network from a test run.
+OFFLINE_ENV = {"LLM_COURSE_OFFLINE": "1"}
+
+
+def _load(path: Path) -> Any:
+    return nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+
+
+def _read(name: str) -> Any:
+    return _load(NOTEBOOKS / name)
+
+
+def _code_cells(nb: Any) -> list[Any]:
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def _is_check_cell(cell: Any) -> bool:
+    return cell.cell_type == "code" and "from check import check" in cell.source
+
+
+def _env(pythonpath: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
+    env.update(OFFLINE_ENV, PYTHONPATH=str(pythonpath), PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def _learner_package_has_stubs() -> bool:
+    pattern = re.compile(r"raise NotImplementedError\(\s*[\"']ex\d")
+    return any(pattern.search(path.read_text(encoding="utf-8")) for path in LEARNER_PACKAGE.rglob("*.py"))
+
+
+# -- running the notebooks -----------------------------------------------------------------
+
+#: The reference runs: two nbval processes, each running its notebooks one after the other.
+REFERENCE_GROUPS = [
+    ["00_start_here.ipynb", "03_ex1_cache_key.ipynb", "05_ex3_rate_limits.ipynb", "07_ex5_provider_call.ipynb"],
+    ["01_reliability_boundary.ipynb", "04_ex2_backoff_jitter.ipynb", "06_ex4_structured_output.ipynb",
+     "08_putting_it_together.ipynb"],
+]  # fmt: skip
+
+
+@dataclass
+class ReferenceRun:
+    """One nbval process over a group of notebooks, and its per-cell results (JUnit XML)."""
+
+    returncode: int
+    output: str
+    cells: dict[str, list[tuple[str, float, str | None]]]  # notebook -> [(cell, seconds, failure)]
+
+
+def _run_reference(names: list[str], junit: Path) -> ReferenceRun:
+    """nbval against solutions/: every cell is a test, and a cell that raises fails."""
+    command = [
+        sys.executable, "-m", "pytest", *[f"notebooks/{name}" for name in names],
+        "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={CELL_TIMEOUT_S}",
+        "--nbval-sanitize-with", "notebooks/sanitize.cfg",
+        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", "--no-header", f"--junitxml={junit}",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=ROOT, env=_env(SOLUTIONS), capture_output=True, text=True, timeout=RUN_TIMEOUT_S * 2, check=False
+    )
+    cells: dict[str, list[tuple[str, float, str | None]]] = {}
+    if junit.is_file():
+        for case in ElementTree.parse(junit).getroot().iter("testcase"):
+            classname = case.get("classname") or ""  # "notebooks.03_ex1_cache_key.ipynb"
+            notebook = next((name for name in names if classname.endswith(name)), classname)
+            problem = next((child for child in case if child.tag in ("failure", "error")), None)
+            failure = None if problem is None else (problem.get("message") or "") + "\n" + (problem.text or "")
+            cells.setdefault(notebook, []).append((case.get("name", ""), float(case.get("time", 0.0)), failure))
+    return ReferenceRun(done.returncode, done.stdout + done.stderr, cells)
+
+
+# Executes notebooks side by side (each in its own kernel), with every error kept (allow_errors)
+# and the check cells left out (check() has its own tests below); writes the executed copies.
+_EXECUTE = """
+import asyncio, json, sys, time
+from pathlib import Path
+import nbformat
+from nbclient import NotebookClient
+
+out_dir, timeout, sources = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+seconds = {}
+
+async def execute(source, limit):
+    async with limit:
+        started = time.monotonic()
+        nb = nbformat.read(source, as_version=4)
+        nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and "from check import check" in c.source)]
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(Path(source).parent)}})
+        await client.async_execute()
+        nbformat.write(nb, out_dir / Path(source).name)
+        seconds[Path(source).name] = round(time.monotonic() - started, 1)
+
+async def main():
+    limit = asyncio.Semaphore(3)
+    await asyncio.gather(*(execute(source, limit) for source in sources))
+
+asyncio.run(main())
+(out_dir / "seconds.json").write_text(json.dumps(seconds))
+"""
+
+
+@dataclass
+class LearnerRun:
+    """The notebooks executed against llm_client/, errors kept."""
+
+    returncode: int
+    output: str
+    executed: dict[str, Any]
+    seconds: dict[str, float]
+
+
+def _run_learner(names: list[str], out_dir: Path) -> LearnerRun:
+    command = [sys.executable, "-c", _EXECUTE, str(out_dir), str(CELL_TIMEOUT_S), *[str(NOTEBOOKS / n) for n in names]]
+    done = subprocess.run(
+        command, cwd=ROOT, env=_env(ROOT), capture_output=True, text=True, timeout=RUN_TIMEOUT_S * 2, check=False
+    )
+    executed = {name: _load(out_dir / name) for name in names if (out_dir / name).is_file()}
+    seconds_file = out_dir / "seconds.json"
+    seconds = json.loads(seconds_file.read_text()) if seconds_file.is_file() else {}
+    return LearnerRun(done.returncode, done.stdout + done.stderr, executed, seconds)
+
+
+@dataclass
+class Runs:
+    reference: list[ReferenceRun]
+    learner: LearnerRun | None
+
+    def reference_cells(self, name: str) -> tuple[ReferenceRun, list[tuple[str, float, str | None]]]:
+        group = next(i for i, names in enumerate(REFERENCE_GROUPS) if name in names)
+        run = self.reference[group]
+        return run, run.cells.get(name, [])
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """Every notebook against the reference and (when it has stubs) the learner package, all at once."""
+    assert sorted(name for group in REFERENCE_GROUPS for name in group) == sorted(NAMES)
+    work = tmp_path_factory.mktemp("notebook-runs")
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(REFERENCE_GROUPS) + 1) as pool:
+        reference = [
+            pool.submit(_run_reference, names, work / f"reference-{i}.xml") for i, names in enumerate(REFERENCE_GROUPS)
+        ]
+        learner = pool.submit(_run_learner, NAMES, work) if _learner_package_has_stubs() else None
+        runs = Runs([future.result() for future in reference], learner.result() if learner else None)
+    timings: dict[str, Any] = {
+        "wall_s": round(time.monotonic() - started, 1),
+        "reference_s": {
+            name: round(sum(seconds for _, seconds, _ in runs.reference_cells(name)[1]), 1) for name in NAMES
+        },
+        "learner_s": runs.learner.seconds if runs.learner else None,
+    }
+    artifacts = ROOT / "artifacts" / "notebooks"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / "timings.json").write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
+    return runs
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs_top_to_bottom_against_the_reference(notebook_runs: Runs, name: str) -> None:
+    run, cells = notebook_runs.reference_cells(name)
+    assert cells, f"nbval ran no cell of {name}:\n{run.output[-4000:]}"
+    failures = [f"{cell}: {failure}" for cell, _, failure in cells if failure is not None]
+    assert failures == [], f"{name} failed under nbval against solutions/:\n" + "\n".join(failures)[-6000:]
+    assert len(cells) == len(_code_cells(_read(name)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_fails_only_at_unsolved_stubs_against_the_learner_package(notebook_runs: Runs, name: str) -> None:
+    if not _learner_package_has_stubs():
+        pytest.skip("llm_client/ has no exercise stubs yet (it is a plain copy of the reference)")
+    run = notebook_runs.learner
+    assert run is not None and name in run.executed, f"{name} could not be executed:\n{run and run.output[-4000:]}"
+    cells = _code_cells(run.executed[name])
+    errors = [
+        (index, output) for index, cell in enumerate(cells) for output in cell.outputs if output.output_type == "error"
+    ]
+    for index, output in errors:
+        assert output.ename == "NotImplementedError" and STUB_MESSAGE.search(output.evalue), (
+            f"{name}, code cell {index}: {output.ename}: {output.evalue}\n{cells[index].source}"
+        )
+    if name in NEEDS_NO_EXERCISE:
+        assert errors == [], f"{name} must run without any exercise solved"
+        return
+    assert errors, f"{name} never reached an exercise stub"
+    named = {match.group() for _, output in errors if (match := STUB_MESSAGE.search(output.evalue))}
+    if name in EXERCISE_OF:
+        assert EXERCISE_OF[name] in named, f"{name} never reached its own exercise's stub, only {named}"
+    # Everything before the exercise (setup, idea, worked example) runs clean.
+    first_error = min(index for index, _ in errors)
+    source = _read(name)
+    your_turn = next(
+        (i for i, cell in enumerate(source.cells) if cell.cell_type == "markdown" and "## Your turn" in cell.source),
+        None,
+    )
+    if your_turn is not None:
+        code_before = sum(1 for cell in source.cells[:your_turn] if cell.cell_type == "code")
+        assert first_error >= code_before, f"{name}: code cell {first_error} fails before the exercise starts"
+    else:
+        assert first_error > 0, f"{name}: the setup cell failed"
+
+
+# -- the notebooks as stored ---------------------------------------------------------------
+
+
+def test_the_course_has_exactly_these_notebooks() -> None:
+    assert sorted(path.name for path in NOTEBOOKS.glob("*.ipynb")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_stored_without_outputs_or_execution_counts(name: str) -> None:
+    nb = _read(name)
+    nbformat.validate(nb)
+    for index, cell in enumerate(_code_cells(nb)):
+        assert cell.outputs == [], f"{name}: code cell {index} is stored with outputs"
+        assert cell.execution_count is None, f"{name}: code cell {index} is stored with an execution count"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_starts_by_making_sure_llm_client_imports(name: str) -> None:
+    first = _code_cells(_read(name))[0].source
+    assert "import llm_client" in first and "except ModuleNotFoundError" in first
+
+
+def _solution_lines() -> dict[str, set[str]]:
+    """Every telling code line of every reference answer block, by exercise.
+
+    Short lines and bare scaffolding (``except ValueError as exc:``, ``raise X(``) are
+    left out: they say nothing of the answer, and worked examples may use them.
+    """
+    block = re.compile(r"# BEGIN SOLUTION (ex\d+)\n(.*?)# END SOLUTION", re.DOTALL)
+    lines: dict[str, set[str]] = {}
+    for path in (SOLUTIONS / "llm_client").rglob("*.py"):
+        for exercise, body in block.findall(path.read_text(encoding="utf-8")):
+            for line in body.splitlines():
+                stripped = line.strip()
+                if len(stripped) >= 28 and not stripped.startswith(("#", "except ")) and not stripped.endswith("("):
+                    lines.setdefault(exercise, set()).add(stripped)
+    return lines
+
+
+def test_reference_answers_have_blocks_to_compare_with() -> None:
+    assert set(_solution_lines()) >= {"ex1", "ex2", "ex3", "ex4", "ex5"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_holds_no_solution_code(name: str) -> None:
+    text = "\n".join(cell.source for cell in _read(name).cells)
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    leaked = sorted(line for lines in _solution_lines().values() for line in lines if line in text)
+    assert leaked == [], f"{name} contains lines of the reference answers: {leaked}"
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISE_OF))
+def test_exercise_notebook_states_objectives_points_at_its_functions_and_ends_with_its_check(name: str) -> None:
+    nb = _read(name)
+    exercise = EXERCISE_OF[name]
+    assert "**Objectives.**" in nb.cells[0].source
+    last = _code_cells(nb)[-1]
+    assert _is_check_cell(last) and f'check("{exercise}")' in last.source
+    if not CATALOG.is_file():
+        pytest.skip("exercises.toml is not there to compare with")
+    entry = _catalog_entry(exercise)
+    assert entry["notebook"] == f"notebooks/{name}"
+    text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+    for needed in [*entry["files"], *entry["functions"]]:
+        assert needed in text, f"{name} never names {needed}"
+
+
+# -- check() -------------------------------------------------------------------------------
+
+
+def _check_in_subprocess(exercise: str, pythonpath: Path) -> subprocess.CompletedProcess[str]:
+    program = f"import sys; from check import check; points = check({exercise!r}); print('points returned:', points)"
+    return subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=NOTEBOOKS, env=_env(pythonpath), capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )  # fmt: skip
+
+
+def _catalog_entry(exercise: str) -> dict[str, Any]:
+    entries: list[dict[str, Any]] = tomllib.loads(CATALOG.read_text(encoding="utf-8"))["exercise"]
+    return next(entry for entry in entries if entry["id"] == exercise)
+
+
+def test_check_prints_the_table_and_returns_full_points_for_the_reference() -> None:
+    if not (ROOT / "tests" / "grader").is_dir() or not CATALOG.is_file():
+        pytest.skip("the grader is not there yet")
+    done = _check_in_subprocess("ex2", SOLUTIONS)
+    assert done.returncode == 0, done.stderr
+    full = int(_catalog_entry("ex2")["points"])
+    assert f"points returned: {full}" in done.stdout, done.stdout
+    assert re.search(rf"^ex2 .* {full}/{full}\s+passed$", done.stdout, re.MULTILINE), done.stdout
+    assert not re.search(r"\d+ passed.* in [\d.]+s", done.stdout), "the table only, not pytest's summary"
+
+
+def test_check_returns_zero_without_raising_for_an_unsolved_exercise() -> None:
+    if not _learner_package_has_stubs():
+        pytest.skip("llm_client/ has no exercise stubs yet (it is a plain copy of the reference)")
+    if not (ROOT / "tests" / "grader").is_dir():
+        pytest.skip("the grader is not there yet")
+    done = _check_in_subprocess("ex1", ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "points returned: 0" in done.stdout and "not started" in done.stdout, done.stdout
