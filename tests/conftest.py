@@ -70,6 +70,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--solutions"):
+        if not (SOLUTIONS / PACKAGE / "__init__.py").is_file():
+            raise pytest.UsageError("--solutions: this copy of the course has no solutions/ (run plain pytest)")
         _use_package_from(SOLUTIONS)
         # Subprocesses (notebook kernels, the cross-process tests) import the same package.
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOLUTIONS), os.environ.get("PYTHONPATH")]))

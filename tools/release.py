@@ -1,0 +1,166 @@
+"""Write the learner-only copy of the kit: what a GitHub Classroom template repository holds.
+
+    python tools/release.py DEST           # DEST must not exist, or be empty
+    python tools/release.py DEST --git     # and make DEST a git repository with one commit
+
+The copy holds the course (notebooks/), the learner package (llm_client/, with
+the exercise stubs), the grader (tests/conftest.py, tests/grader/,
+exercises.toml), the GitHub Classroom workflow (.github/) and the project
+files, with a README written for learners. It leaves out everything that
+gives answers away or is for instructors: solutions/, tools/ (generator,
+mutants, autograder builders), tests/kit/, bench/, .ci/ and the kit's dev
+requirements. The files are the ones git tracks, as they are in the work tree.
+
+The release is refused when llm_client/ is not freshly generated from
+solutions/, or when any copied file still holds a solution marker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from catalog import ROOT, Exercise, load_catalog
+from generate_learner import check_package
+
+#: Paths (files, or folders ending in /) that never go to learners.
+EXCLUDED = ("solutions/", "tools/", "tests/kit/", "bench/", ".ci/", "requirements-dev.txt", "README.md")
+_NEVER = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints",
+          ".hypothesis", "dist", "build", "artifacts"}
+
+
+class ReleaseError(RuntimeError):
+    """The kit is not in a state that can be handed to learners."""
+
+
+def _tracked_files(root: Path) -> list[str]:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z"], capture_output=True, text=True, check=True, timeout=60
+        )
+    except (OSError, subprocess.CalledProcessError):
+        files = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+        return sorted(f for f in files if not _NEVER.intersection(f.split("/")))
+    return sorted(f for f in done.stdout.split("\0") if f)
+
+
+def released_files(root: Path = ROOT) -> list[str]:
+    """The repository-relative paths that go into the learner copy (README.md is written, not copied)."""
+    keep = []
+    for rel in _tracked_files(root):
+        if any(rel == ex or rel.startswith(ex) for ex in EXCLUDED if ex.endswith("/")) or rel in EXCLUDED:
+            continue
+        if _NEVER.intersection(rel.split("/")) or not (root / rel).is_file():
+            continue
+        keep.append(rel)
+    return keep
+
+
+def learner_readme(exercises: list[Exercise], *, has_start: bool) -> str:
+    rows = "\n".join(
+        f"| {ex.id} | {ex.title}{' (optional)' if ex.optional else ''} | {ex.points} | `{ex.notebook}` | "
+        + ", ".join(f"`{f}`" for f in ex.files)
+        + " |"
+        for ex in exercises
+    )
+    required = sum(ex.points for ex in exercises if not ex.optional)
+    start = "Start with `notebooks/00_start_here.ipynb`.\n" if has_start else ""
+    return f"""# Reliable LLM clients: the exercises
+
+You build the parts of `llm_client/` that make a call to an LLM API reliable:
+a cache key, backoff with jitter, rate-limit handling, structured output and the
+provider's HTTP call. Each part is an exercise with its notebook, and a grader
+scores each one as you go.
+
+## Set up
+
+Python 3.11 or newer:
+
+```bash
+python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/jupyter lab notebooks/
+```
+
+{start}
+## The exercises
+
+Each exercise is a function (or two) in `llm_client/` that still raises
+`NotImplementedError`; look for `# TODO(exN)`. The exercises are independent:
+do them in any order, and each one is graded on its own.
+
+| id | exercise | points | notebook | files |
+|----|----------|--------|----------|-------|
+{rows}
+
+The required exercises are worth {required} points.
+
+## Check your work
+
+```bash
+.venv/bin/pytest            # all exercises: points per exercise, a hint, and where to go next
+.venv/bin/pytest -m ex2     # one exercise
+```
+
+The last cell of each exercise notebook runs the same check. The grader's
+tests are in `tests/grader/`: read them to see exactly what is expected, but
+do not change them; the autograder uses its own copy. Pushing your work to
+GitHub runs the same grader (`.github/workflows/classroom.yml`).
+"""
+
+
+def release(dest: Path, *, root: Path = ROOT, git: bool = False) -> list[str]:
+    """Write the learner copy of ``root`` to ``dest``; return the files written."""
+    problems = check_package(root / "llm_client", src=root / "solutions" / "llm_client")
+    if problems:
+        raise ReleaseError(
+            "llm_client/ is not up to date; run: python tools/generate_learner.py\n" + "\n".join(problems)
+        )
+    if dest.exists() and any(dest.iterdir()):
+        raise ReleaseError(f"{dest} is not empty")
+    dest_resolved = dest.resolve()
+    if dest_resolved == root.resolve() or dest_resolved.is_relative_to(root.resolve()):
+        raise ReleaseError(f"{dest} is inside the kit; choose a folder outside it")
+    files = released_files(root)
+    leaks = [rel for rel in files if b"# BEGIN SOLUTION" in (root / rel).read_bytes() and rel.endswith(".py")]
+    if leaks:
+        raise ReleaseError(f"solution markers in files for learners: {leaks}")
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, target)
+    exercises = list(load_catalog(root / "exercises.toml").values())
+    readme = learner_readme(exercises, has_start=(root / "notebooks" / "00_start_here.ipynb").is_file())
+    (dest / "README.md").write_text(readme, encoding="utf-8")
+    written = [*files, "README.md"]
+    if git:
+        identity = {"GIT_AUTHOR_NAME": "course", "GIT_AUTHOR_EMAIL": "course@example.invalid"}
+        env = {**identity, "GIT_COMMITTER_NAME": "course", "GIT_COMMITTER_EMAIL": "course@example.invalid"}
+        env.update(os.environ)
+        message = "The course: notebooks, exercises and grader"
+        for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", message]):
+            subprocess.run(["git", "-C", str(dest), *command], check=True, timeout=120, env=env)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="write the learner-only copy of the kit to DEST")
+    parser.add_argument("dest", type=Path, metavar="DEST")
+    parser.add_argument("--git", action="store_true", help="make DEST a git repository with one commit")
+    args = parser.parse_args(argv)
+    try:
+        written = release(args.dest, git=args.git)
+    except ReleaseError as exc:
+        print(f"release refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(written)} files to {args.dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
