@@ -78,6 +78,13 @@ def test_catalog_entry_is_complete(exercise: str) -> None:
     assert 2 <= len(entry.hints) <= 3 and len(set(entry.hints)) == len(entry.hints)
 
 
+@pytest.mark.parametrize("exercise", [ex.id for ex in CATALOG.values() if not ex.optional])
+def test_every_required_exercise_has_its_notebook(exercise: str) -> None:
+    notebook = ROOT / CATALOG[exercise].notebook
+    assert notebook.is_file(), f"{exercise}: the notebook {CATALOG[exercise].notebook} does not exist"
+    assert exercise in notebook.read_text(encoding="utf-8"), f"{notebook.name} never mentions {exercise}"
+
+
 def test_pytest_knows_every_exercise_marker() -> None:
     with open(ROOT / "pyproject.toml", "rb") as handle:
         markers = tomllib.load(handle)["tool"]["pytest"]["ini_options"]["markers"]
