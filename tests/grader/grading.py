@@ -228,7 +228,7 @@ class GraderPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
-        if report.failed and any(name == "not_started" for name, _ in report.user_properties):
+        if report.failed and any(name == "not_started" for name, _ in getattr(report, "user_properties", ())):
             return NOT_STARTED, "N", ("NOT STARTED", {"yellow": True})
         return None
 
@@ -278,6 +278,10 @@ class GraderPlugin:
             lines.append(f"{tally.info.id:<5} {label:<{title_width}} {score:>9}  {tally.status}")
             if tally.status == "passed":
                 continue
+            if tally.collection_error:
+                cause = [line[1:].strip() for line in tally.collection_error.splitlines() if line.startswith("E ")]
+                if cause:
+                    lines.append(f"{indent}{cause[-1]} (the error is shown above)")
             stubs = dict.fromkeys(r.not_started for r in tally.results if r.not_started)
             lines.extend(f"{indent}{line}" for line in stubs if line)
             if tally.info.hints:

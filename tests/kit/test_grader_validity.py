@@ -42,6 +42,10 @@ def grades(tmp_path_factory: pytest.TempPathFactory, mutant_errors: dict[str, Mu
         "reference": copy_package(SOLUTIONS_PACKAGE, base / "reference"),
         "learner": copy_package(ROOT / "llm_client", base / "learner"),
     }
+    broken = copy_package(SOLUTIONS_PACKAGE, base / "broken")
+    with open(broken / "llm_client" / "backoff.py", "a", encoding="utf-8") as handle:
+        handle.write("\ndef broken(:\n")
+    parents["broken"] = broken
     for ex in CATALOG:
         parent = base / f"only-{ex}"
         generate_package(parent / "llm_client", keep={ex})
@@ -92,6 +96,17 @@ def test_untouched_learner_package_scores_zero_and_shows_where_to_start(grades: 
     for test in learner.report["tests"]:
         assert test["status"] == "failed" and test["score"] == 0
         assert " not started: " in test["output"] and len(test["output"].splitlines()) == 1, test
+
+
+def test_a_package_that_cannot_be_imported_scores_zero_with_a_report(grades: dict[str, Grade]) -> None:
+    broken = grades["broken"]
+    assert broken.score == 0.0 and broken.max_score == REQUIRED_TOTAL
+    assert broken.max_by_exercise == POINTS, "every exercise is reported, with its points to lose"
+    for test in broken.report["tests"]:
+        assert test["name"].endswith(": the grader tests could not be loaded") and test["status"] == "failed"
+        assert "SyntaxError" in test["output"]
+    assert "error: its tests could not be loaded" in broken.output
+    assert "SyntaxError: invalid syntax (the error is shown above)" in broken.output
 
 
 @pytest.mark.parametrize("exercise", list(CATALOG))
