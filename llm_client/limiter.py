@@ -66,8 +66,8 @@ class TokenBucket:
         """
         now = check_number("now", now)
         amount = check_number("amount", amount, minimum=0.0, maximum=self.capacity)
-        # TODO(ex6): write TokenBucket.take; notebooks/08_ex6_token_bucket.ipynb walks you through it.
-        raise NotImplementedError("ex6: TokenBucket.take is not written yet (see notebooks/08_ex6_token_bucket.ipynb)")
+        # TODO(ex6): write TokenBucket.take; notebooks/09_ex6_token_bucket.ipynb walks you through it.
+        raise NotImplementedError("ex6: TokenBucket.take is not written yet (see notebooks/09_ex6_token_bucket.ipynb)")
 
 
 def estimate_tokens(req: LLMRequest) -> int:
