@@ -1,0 +1,77 @@
+"""The benchmarks run: ``python bench/run.py --quick`` end to end, against bench/server.py on loopback.
+
+A smoke test only: it checks that every measurement ran and produced its
+table, never how fast anything was. The openai SDK is a bench-only
+dependency (bench/requirements.txt, not requirements-dev.txt): when it is
+installed its rows must be there, and when it is not they are skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.kit
+
+ROOT = Path(__file__).resolve().parents[2]
+HAVE_SDK = importlib.util.find_spec("openai") is not None
+
+
+def test_the_quick_benchmark_runs_every_measurement_and_prints_its_tables(tmp_path: Path) -> None:
+    raw = tmp_path / "samples.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(raw)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for heading in ("**Overhead per uncached call**", "**Cache hits**", "**Batch of 12 requests**"):
+        assert heading in out
+    for row in (
+        "| sync: LLMClient |",
+        "| async: AsyncLLMClient |",
+        "| LLMClient, SQLiteCache |",
+        "| AsyncLLMClient, MemoryCache |",
+        "| AsyncLLMClient + arun_batch + RateLimiter |",
+        "| AsyncLLMClient + arun_batch, no limiter |",
+    ):
+        assert row in out, f"no row {row!r} in:\n{out}"
+    assert ("| sync: openai SDK |" in out) == HAVE_SDK
+    samples = json.loads(raw.read_text())
+    batch = samples["batch"]["AsyncLLMClient + arun_batch + RateLimiter"]
+    assert len(batch) == 1 and batch[0]["attempts"] >= 12, "every request of the batch reached the server"
+
+
+def test_the_bench_server_answers_chat_completions_and_429s_with_both_retry_headers() -> None:
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "server.py"), "--rate-per-s", "1", "--burst", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        assert url.startswith("http://127.0.0.1:")
+        body = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+        with httpx.Client(base_url=url, timeout=10) as http:
+            first = http.post("/v1/chat/completions", json=body)
+            second = http.post("/v1/chat/completions", json=body)
+            stats = http.get("/stats").json()
+        assert first.status_code == 200
+        assert first.json()["choices"][0]["message"]["content"] == "echo: hello"
+        assert second.status_code == 429
+        assert int(second.headers["retry-after"]) >= 1 and 1 <= int(second.headers["retry-after-ms"]) <= 1000
+        assert second.json()["error"]["code"] == "rate_limit_exceeded"
+        assert (stats["requests"], stats["ok"], stats["rate_limited"]) == (2, 1, 1)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
