@@ -360,3 +360,12 @@ def test_check_returns_zero_without_raising_for_an_unsolved_exercise() -> None:
     done = _check_in_subprocess("ex1", ROOT)
     assert done.returncode == 0, done.stderr
     assert "points returned: 0" in done.stdout and "not started" in done.stdout, done.stdout
+
+
+def test_notebook_code_and_check_py_pass_the_linter() -> None:
+    pytest.importorskip("ruff", reason="ruff is not installed (pip install -r requirements-dev.txt)")
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "notebooks/"],
+        cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
