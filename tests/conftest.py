@@ -82,3 +82,20 @@ def pytest_report_header(config: pytest.Config) -> str:
     spec = importlib.util.find_spec(PACKAGE)
     where = Path(spec.origin).parent if spec and spec.origin else "not found"
     return f"llm_client under test: {where}"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave the kit's own tests (tests/kit/) out of a grading run.
+
+    They test the reference, so they are collected with --solutions, when the
+    package under test is the reference anyway, or when named on the command line.
+    """
+    kit = ROOT / "tests" / "kit"
+    if collection_path != kit or config.getoption("--solutions"):
+        return None
+    import llm_client
+
+    if Path(llm_client.__file__).resolve().is_relative_to(SOLUTIONS):
+        return None
+    named = any(Path(arg.split("::")[0]).resolve().is_relative_to(kit) for arg in config.args)
+    return None if named else True
