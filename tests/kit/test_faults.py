@@ -110,6 +110,7 @@ def test_attempts_are_bounded_and_no_sleep_follows_the_last_attempt(sequence: li
     assert names[0] == "attempt" and names[-1] == "attempt", "a call starts and ends with an attempt"
     assert all(a != b for a, b in itertools.pairwise(names)), "attempts and sleeps alternate"
     assert len(seen.sleeps) == seen.attempts - 1
+    assert all(is_finite_non_negative(s) for s in seen.sleeps), seen.sleeps
 
 
 @FAST
