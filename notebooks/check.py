@@ -75,8 +75,7 @@ def check(exercise: str) -> int:
         if run.returncode not in (0, 1):
             print(f"The grader could not run (pytest exit code {run.returncode}); its output is above.")
         return 0
-    points = _points(report.get("score"))
-    max_points = _points(report.get("max_score"))
+    points, max_points = _exercise_points(report, exercise)
     print(f"\n{exercise}: {points}/{max_points} points")
     return points
 
@@ -91,6 +90,20 @@ def _read_report(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _exercise_points(report: dict[str, Any], exercise: str) -> tuple[int, int]:
+    """Points earned and possible in ``exercise``, summed over its tests in the report.
+
+    Summed per test rather than read from the report's totals, because an
+    optional exercise's points are not part of the report's ``max_score``.
+    """
+    tests = [t for t in report.get("tests", []) if isinstance(t, dict) and str(t.get("name", "")).startswith(exercise)]
+    if not tests:
+        return _points(report.get("score")), _points(report.get("max_score"))
+    earned = sum(float(t.get("score") or 0) for t in tests)
+    possible = sum(float(t.get("max_score") or 0) for t in tests)
+    return _points(earned), _points(possible)
 
 
 def _points(value: object) -> int:
