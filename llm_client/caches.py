@@ -21,6 +21,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -116,7 +117,7 @@ class SQLiteCache:
                 # WAL: readers never wait for a writer, and a commit is one append to the log
                 # (synchronous=NORMAL: no fsync per write; a cache may lose its last writes
                 # on power loss, never its consistency), so many writers rarely wait long.
-                conn.execute("PRAGMA journal_mode=WAL")
+                self._use_wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("CREATE TABLE IF NOT EXISTS llm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             except sqlite3.Error:
@@ -125,6 +126,22 @@ class SQLiteCache:
             self._local.conn = conn
             self._local.pid = os.getpid()
         return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL, waiting up to ``timeout_s`` for connections opening it at the same time.
+
+        SQLite reports "database is locked" at once, without waiting, when two
+        connections switch a new file's journal mode together; so wait here.
+        """
+        give_up = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= give_up:
+                    raise
+                time.sleep(0.005)
 
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
