@@ -1,8 +1,9 @@
 """Choose which llm_client package the tests import, and load the grader.
 
 - plain ``pytest`` grades the learner package ``llm_client/`` of this repository;
-- ``pytest --solutions`` grades the reference in ``solutions/`` (and sets
-  PYTHONPATH so subprocesses and notebook kernels import it too);
+- ``pytest --solutions`` grades the reference in ``solutions/`` (instructor
+  copies only; it sets PYTHONPATH so subprocesses and notebook kernels import
+  it too);
 - ``PYTHONPATH=DIR pytest`` grades the ``llm_client`` package in DIR.
 
 The chosen directory is put first on ``sys.path``, ahead of the current
@@ -14,6 +15,7 @@ Gradescope results.json with ``--grade-report PATH``.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import sys
@@ -60,10 +62,13 @@ grading = _load_grader_plugin()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    # Listed in --help only where there is a reference to grade; still refused clearly where there is none.
     parser.addoption(
         "--solutions",
         action="store_true",
-        help="grade the reference package in solutions/ instead of the learner package",
+        help="grade the reference package in solutions/ instead of the learner package"
+        if SOLUTIONS.is_dir()
+        else argparse.SUPPRESS,
     )
     grading.add_options(parser)
 
@@ -85,7 +90,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """Leave the kit's own tests (tests/kit/) out of a grading run.
+    """Leave the kit's own tests (tests/kit/, instructor copies only) out of a grading run.
 
     They test the reference, so they are collected with --solutions, when the
     package under test is the reference anyway, or when named on the command line.

@@ -9,7 +9,9 @@ exercises.toml), the GitHub Classroom workflow (.github/) and the project
 files, with a README written for learners. It leaves out everything that
 gives answers away or is for instructors: solutions/, tools/ (generator,
 mutants, autograder builders), tests/kit/, bench/, .ci/ and the kit's dev
-requirements. The files are the ones git tracks, as they are in the work tree.
+requirements. The files are the ones git tracks, as they are in the work tree,
+except for the lines about instructor-only files, which are rewritten or dropped
+(see LEARNER_EDITS).
 
 The release is refused when llm_client/ is not freshly generated from
 solutions/, or when any copied file still holds a solution marker.
@@ -19,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,6 +37,38 @@ from generate_learner import check_package
 EXCLUDED = ("solutions/", "tools/", "tests/kit/", "bench/", ".ci/", "requirements-dev.txt", "README.md")
 _NEVER = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints",
           ".hypothesis", "dist", "build", "artifacts"}
+
+
+#: The comment the learner copy's Classroom workflow starts with, in place of the instructor's.
+CLASSROOM_COMMENT = """\
+# The autograding workflow: on every push, GitHub Classroom runs the grader in this repository,
+# one step per required exercise, worth the exercise's points when all of its tests pass.
+"""
+
+
+def _drop_kit_marker(text: str) -> str:
+    """pyproject.toml: the ``kit`` marker belongs to tests the learner copy does not have."""
+    return re.sub(r'^[ \t]*"kit:[^"\n]*",?[ \t]*\n', "", text, flags=re.MULTILINE)
+
+
+def _learner_workflow_comment(text: str) -> str:
+    """classroom.yml: replace the leading comment (it names the instructor's generator)."""
+    body = re.sub(r"\A(?:#[^\n]*\n)+", "", text)
+    return CLASSROOM_COMMENT + body
+
+
+def _learner_catalog_comment(text: str) -> str:
+    """exercises.toml: describe ``id`` without the solution blocks, which the copy does not have."""
+    line = "# id        the exercise id; also the grader's pytest marker"
+    return re.sub(r"^# id\b.*$", line, text, flags=re.MULTILINE)
+
+
+#: Copied files whose text is rewritten for learners: the lines that speak of instructor-only files.
+LEARNER_EDITS: dict[str, Callable[[str], str]] = {
+    "pyproject.toml": _drop_kit_marker,
+    ".github/workflows/classroom.yml": _learner_workflow_comment,
+    "exercises.toml": _learner_catalog_comment,
+}
 
 
 class ReleaseError(RuntimeError):
@@ -107,9 +143,14 @@ The required exercises are worth {required} points.
 ```
 
 The last cell of each exercise notebook runs the same check. The grader's
-tests are in `tests/grader/`: read them to see exactly what is expected, but
-do not change them; the autograder uses its own copy. Pushing your work to
-GitHub runs the same grader (`.github/workflows/classroom.yml`).
+tests are in `tests/grader/`: read them to see exactly what is expected.
+
+On GitHub Classroom, every push runs this grader in your repository
+(`.github/workflows/classroom.yml`): one step per required exercise, worth
+its points when all of that exercise's tests pass; the optional exercise is
+not autograded there. Changing the tests or the workflow cannot earn you
+points fairly, and your instructor sees the change. Gradescope grades with its
+own copy of the tests.
 """
 
 
@@ -134,6 +175,9 @@ def release(dest: Path, *, root: Path = ROOT, git: bool = False) -> list[str]:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, target)
+        if rel in LEARNER_EDITS:
+            text = target.read_text(encoding="utf-8")
+            target.write_text(LEARNER_EDITS[rel](text), encoding="utf-8")
     exercises = list(load_catalog(root / "exercises.toml").values())
     readme = learner_readme(exercises, has_start=(root / "notebooks" / "00_start_here.ipynb").is_file())
     (dest / "README.md").write_text(readme, encoding="utf-8")

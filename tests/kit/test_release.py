@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,16 @@ from catalog import load_catalog  # noqa: E402
 CATALOG = load_catalog()
 REQUIRED_TOTAL = sum(ex.points for ex in CATALOG.values() if not ex.optional)
 RELEASE = ROOT / "tools" / "release.py"
+
+#: Folders that exist only in the instructor's copy; the learner copy must not send anyone looking for them.
+INSTRUCTOR_ONLY = ("solutions/", "tools/", "tests/kit", "bench/")
+#: Files of the learner copy allowed to name them anyway, and why.
+INSTRUCTOR_ONLY_ALLOWED = {
+    # The same conftest serves both copies: it must know where the reference and the kit's tests
+    # would be, to refuse --solutions with a clear message and to leave tests/kit/ out of a grading run.
+    # Its docstrings say "instructor copies only", and --help hides --solutions where solutions/ is absent.
+    "tests/conftest.py",
+}
 
 
 def learner_env() -> dict[str, str]:
@@ -54,6 +65,64 @@ def test_the_copy_holds_no_answers_and_no_instructor_files(release_dir: Path) ->
             data = path.read_bytes()
             assert b"# BEGIN SOLUTION" not in data and b"# END SOLUTION" not in data, path
             assert b"mutant" not in data.lower() or path.suffix == ".ipynb", path
+
+
+def test_the_copy_sends_no_one_to_instructor_only_files(release_dir: Path) -> None:
+    mentions = []
+    for path in sorted(release_dir.rglob("*")):
+        rel = path.relative_to(release_dir).as_posix()
+        if not path.is_file() or rel in INSTRUCTOR_ONLY_ALLOWED:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # not a text file
+        for number, line in enumerate(text.splitlines(), start=1):
+            mentions += [f"{rel}:{number}: {line.strip()}" for name in INSTRUCTOR_ONLY if name in line]
+    assert mentions == []
+    assert all((release_dir / rel).is_file() for rel in INSTRUCTOR_ONLY_ALLOWED)
+
+
+def test_the_copy_rewrites_only_the_lines_about_instructor_files(release_dir: Path) -> None:
+    pyproject = (release_dir / "pyproject.toml").read_text(encoding="utf-8")
+    original = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    markers = tomllib.loads(pyproject)["tool"]["pytest"]["ini_options"]["markers"]
+    expected = tomllib.loads(original)["tool"]["pytest"]["ini_options"]["markers"]
+    assert markers == [m for m in expected if not m.startswith("kit:")] and len(markers) == len(expected) - 1
+    assert len(pyproject.splitlines()) == len(original.splitlines()) - 1
+
+    catalog = (release_dir / "exercises.toml").read_text(encoding="utf-8")
+    assert tomllib.loads(catalog) == tomllib.loads((ROOT / "exercises.toml").read_text(encoding="utf-8"))
+    assert "# id        the exercise id; also the grader's pytest marker\n" in catalog
+    assert "solution" not in catalog.lower() and "instructor" not in catalog.lower()
+
+    workflow = (release_dir / ".github" / "workflows" / "classroom.yml").read_text(encoding="utf-8")
+    assert workflow.startswith("# The autograding workflow: ")
+    assert "build_classroom" not in workflow
+    code = [line for line in workflow.splitlines() if not line.startswith("#")]
+    assert code == [line for line in WORKFLOW.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+
+
+def test_the_readme_says_where_each_autograder_runs_the_tests(release_dir: Path) -> None:
+    readme = " ".join((release_dir / "README.md").read_text(encoding="utf-8").split())
+    assert "GitHub Classroom, every push runs this grader in your repository" in readme
+    assert "the optional exercise is not autograded there" in readme
+    assert "Gradescope grades with its own copy of the tests" in readme
+    assert "the autograder uses its own copy" not in readme
+
+
+def test_pytest_help_in_the_copy_does_not_offer_solutions(release_dir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
+        cwd=release_dir,
+        env=learner_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--grade-report" in done.stdout and "--solutions" not in done.stdout and "solutions/" not in done.stdout
 
 
 def test_the_grader_runs_on_the_copy_and_gives_0_points_with_the_table(release_dir: Path) -> None:
