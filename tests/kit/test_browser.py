@@ -6,8 +6,8 @@ runtime and settings folders) against the reference package; headless Chromium
 notebook, runs it with the menu Run > Run All Cells, and waits until the kernel
 is idle and every code cell has an execution count. The page must show no
 error output, must show what the notebook teaches (the thundering-herd numbers
-and plot) and the grader's full marks, and must never request anything but
-loopback. Screenshots go to artifacts/browser/.
+and plot) and the grader's full marks (and not the bare number check() returns),
+and must never request anything but loopback. Screenshots go to artifacts/browser/.
 
 Skipped when Chromium or Playwright is missing, except under CI=true, where
 that is a failure.
@@ -219,6 +219,7 @@ class PageRun:
     errors: list[str]
     text: str
     images: int
+    check_cell_results: int  # "Out[n]:" results under the last (check) cell
     blocked: list[str] = field(default_factory=list)
 
 
@@ -294,6 +295,8 @@ def _run_all_cells(sync_api: Any, lab: Lab) -> PageRun:
             error_texts = [errors.nth(i).inner_text() for i in range(errors.count())]
             text = page.locator(".jp-Notebook").inner_text()
             images = page.locator(".jp-OutputArea-output img").count()
+            check_cell = page.locator(".jp-Notebook .jp-CodeCell").last
+            check_cell_results = check_cell.locator(".jp-OutputArea-executeResult").count()
             if images:
                 page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
                 page.wait_for_timeout(300)
@@ -304,7 +307,7 @@ def _run_all_cells(sync_api: Any, lab: Lab) -> PageRun:
             context.close()
         finally:
             browser.close()
-    return PageRun(state["prompts"], error_texts, text, images, blocked)
+    return PageRun(state["prompts"], error_texts, text, images, check_cell_results, blocked)
 
 
 def test_an_exercise_notebook_runs_in_jupyterlab_with_run_all_cells(jupyterlab: Lab) -> None:
@@ -319,5 +322,6 @@ def test_an_exercise_notebook_runs_in_jupyterlab_with_run_all_cells(jupyterlab: 
     if (ROOT / "tests" / "grader").is_dir():
         earned = re.search(r"ex2: (\d+)/(\d+) points", run.text)
         assert earned and earned.group(1) == earned.group(2) != "0", "the check cell did not show full marks"
+        assert run.check_cell_results == 0, "the check cell shows check()'s return value under its table"
     assert run.blocked == [], f"the page tried to leave the machine: {run.blocked}"
     assert (ARTIFACTS / "04_ex2_backoff_jitter-plot.png").stat().st_size > 10_000

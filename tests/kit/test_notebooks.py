@@ -14,6 +14,7 @@ Each notebook runs in its own subprocess; a small pool runs them side by side.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -315,7 +316,7 @@ def test_exercise_notebook_states_objectives_points_at_its_functions_and_ends_wi
     exercise = EXERCISE_OF[name]
     assert "**Objectives.**" in nb.cells[0].source
     last = _code_cells(nb)[-1]
-    assert _is_check_cell(last) and f'check("{exercise}")' in last.source
+    assert _is_check_cell(last) and f'points = check("{exercise}")' in last.source
     if not CATALOG.is_file():
         pytest.skip("exercises.toml is not there to compare with")
     entry = _catalog_entry(exercise)
@@ -323,6 +324,32 @@ def test_exercise_notebook_states_objectives_points_at_its_functions_and_ends_wi
     text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
     for needed in [*entry["files"], *entry["functions"]]:
         assert needed in text, f"{name} never names {needed}"
+
+
+def _shows_what_check_returns(source: str) -> bool:
+    """Whether Jupyter would print check()'s return value: the cell ends with a bare ``check(...)``, no ``;``."""
+    body = ast.parse(source).body
+    last = body[-1] if body else None
+    return (
+        isinstance(last, ast.Expr)
+        and isinstance(last.value, ast.Call)
+        and isinstance(last.value.func, ast.Name)
+        and last.value.func.id == "check"
+        and not source.rstrip().endswith(";")
+    )
+
+
+def test_the_bare_check_detector_tells_the_cells_apart() -> None:
+    assert _shows_what_check_returns('from check import check\n\ncheck("ex2")')
+    assert not _shows_what_check_returns('from check import check\n\npoints = check("ex2")')
+    assert not _shows_what_check_returns('from check import check\n\ncheck("ex2");')
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_cell_shows_the_points_check_returns_under_its_table(name: str) -> None:
+    shown = [cell.source for cell in _code_cells(_read(name)) if "check(" in cell.source]
+    shown = [source for source in shown if _shows_what_check_returns(source)]
+    assert shown == [], f"{name}: end the cell with `points = check(...)`, not a bare check(...): {shown}"
 
 
 # -- check() -------------------------------------------------------------------------------
