@@ -19,8 +19,9 @@ def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0) -> float
 
     Formula: ``min(cap, base * 2**attempt)``. With the defaults: 0.5, 1, 2, 4, 8, 8, ...
 
-    Overflow-safe: ``base * 2**attempt`` is never formed as a float that could
-    overflow, so ``attempt=10**6`` simply returns ``cap``.
+    Overflow-safe: neither ``base * 2**attempt`` nor ``cap / base`` is formed as
+    a float that could overflow, so ``attempt=10**6`` simply returns ``cap``, even
+    with ``base=1e-300, cap=1e308``.
 
     Raises ValueError when ``attempt`` < 0 or ``base``/``cap`` are negative or
     not finite; TypeError when ``attempt`` is not an int.

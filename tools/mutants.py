@@ -3,7 +3,8 @@
 Each mutant is a mistake a learner is likely to make in one exercise. The
 kit's validity tests apply each one to a fresh copy of solutions/llm_client/,
 grade the copy, and require it to lose points in its own exercise and in no
-other. A substitution that does not find its target text exactly ``count``
+other. ``ALTERNATIVES`` are the opposite: right answers written another way,
+which must keep full marks. A substitution that does not find its target text exactly ``count``
 times raises MutantError, so a change to the reference cannot silently turn
 a mutant into a copy of the right answer.
 """
@@ -91,7 +92,9 @@ MUTANTS: tuple[Mutant, ...] = (
         "backoff_without_cap",
         "ex2",
         "backoff.py",
-        "    if attempt >= math.log2(cap / base):\n        return cap\n    return min(cap, math.ldexp(base, attempt))",
+        "    if attempt >= math.log2(cap) - math.log2(base):\n"
+        "        return cap\n"
+        "    return min(cap, math.ldexp(base, attempt))",
         "    return math.ldexp(base, min(attempt, 1000))",
         "the delay keeps doubling past the cap",
     ),
@@ -107,9 +110,17 @@ MUTANTS: tuple[Mutant, ...] = (
         "backoff_overflows",
         "ex2",
         "backoff.py",
-        "    if attempt >= math.log2(cap / base):\n        return cap\n",
+        "    if attempt >= math.log2(cap) - math.log2(base):\n        return cap\n",
         "    if base * 2**attempt >= cap:\n        return cap\n",
         "base * 2**attempt raises OverflowError for a huge attempt",
+    ),
+    Mutant(
+        "backoff_cap_over_base_overflows",
+        "ex2",
+        "backoff.py",
+        "if attempt >= math.log2(cap) - math.log2(base):",
+        "if attempt >= math.log2(cap / base):",
+        "cap / base overflows to inf for a tiny base and a huge cap, and ldexp then raises OverflowError",
     ),
     Mutant(
         "jitter_never_below_half",
@@ -268,6 +279,31 @@ MUTANTS: tuple[Mutant, ...] = (
         "the 429's Retry-After header is not read",
     ),
     Mutant(
+        "request_timeout_408_not_retried",
+        "ex5",
+        "providers/http.py",
+        "    if status == 408:\n        return LLMTimeoutError(described, **kwargs)\n",
+        "",
+        "408 falls into 'other 4xx' and becomes InvalidRequestError, which is never retried",
+    ),
+    Mutant(
+        "conflict_409_not_retried",
+        "ex5",
+        "providers/http.py",
+        "if status == 409 or status >= 500:",
+        "if status >= 500:",
+        "409 becomes InvalidRequestError, which is never retried",
+    ),
+    Mutant(
+        "unexpected_status_is_invalid_request",
+        "ex5",
+        "providers/http.py",
+        "    if 400 <= status < 500:\n        return InvalidRequestError(described, **kwargs)\n"
+        "    return MalformedResponseError(described, **kwargs)\n",
+        "    return InvalidRequestError(described, **kwargs)\n",
+        "a 302 or 304 becomes InvalidRequestError instead of MalformedResponseError",
+    ),
+    Mutant(
         "overloaded_529_not_server_error",
         "ex5",
         "providers/http.py",
@@ -283,6 +319,15 @@ MUTANTS: tuple[Mutant, ...] = (
         '        return LLMTimeoutError(f"{provider} did not answer in time ({type(exc).__name__})")\n',
         "",
         "a timeout is reported as a connection error",
+    ),
+    Mutant(
+        "unsupported_protocol_retried",
+        "ex5",
+        "providers/http.py",
+        "    if isinstance(exc, httpx.UnsupportedProtocol):\n"
+        '        return ConfigurationError(f"{provider}: unsupported URL ({exc})")\n',
+        "",
+        "a bad base_url (httpx.UnsupportedProtocol) becomes a retryable LLMConnectionError",
     ),
     Mutant(
         "provider_message_dropped",
@@ -326,11 +371,48 @@ MUTANTS: tuple[Mutant, ...] = (
         "a 400-token request costs one token",
     ),
     Mutant(
+        "bucket_updated_goes_back",
+        "ex6",
+        "limiter.py",
+        "            self.updated = now\n        self.tokens -= amount\n",
+        "        self.updated = now\n        self.tokens -= amount\n",
+        "an earlier clock reading moves updated back, so the next refill counts the same seconds twice",
+    ),
+    Mutant(
         "bucket_refills_backwards",
         "ex6",
         "limiter.py",
         "if now > self.updated:",
         "if now != self.updated:",
         "a clock reading earlier than the last one removes tokens",
+    ),
+)
+
+
+# Right answers in another form: each must keep its exercise's full marks.
+ALTERNATIVES: tuple[Mutant, ...] = (
+    Mutant(
+        "jitter_from_the_top",
+        "ex2",
+        "backoff.py",
+        "return source.uniform(0.0, delay_s)",
+        "return delay_s * (1.0 - source.random())",
+        "full jitter on (0, delay_s], one draw from the generator",
+    ),
+    Mutant(
+        "jitter_uniform_reversed",
+        "ex2",
+        "backoff.py",
+        "return source.uniform(0.0, delay_s)",
+        "return source.uniform(delay_s, 0.0)",
+        "uniform(b, a) draws from the same interval as uniform(a, b)",
+    ),
+    Mutant(
+        "bucket_updated_with_max",
+        "ex6",
+        "limiter.py",
+        "            self.updated = now\n        self.tokens -= amount\n",
+        "        self.updated = max(self.updated, now)\n        self.tokens -= amount\n",
+        "updated = max(updated, now) never moves updated back either",
     ),
 )

@@ -1,10 +1,12 @@
 """The grader's pytest plugin: points per exercise, a score table, and a Gradescope report.
 
 Every grader test carries its exercise's marker (``pytest.mark.ex2``) and its
-worth (``pytest.mark.points(2)``). At the end of each run that included grader
-tests the plugin prints one row per exercise: points earned of possible, a
-status, and the first hint of the catalog (exercises.toml) when the exercise
-is not done; then the total and where to go next.
+worth (``pytest.mark.points(2)``); it may name the catalog hint (exercises.toml)
+that helps when it fails, ``pytest.mark.hint(n)``, counted from 1 (the first
+hint when it names none). At the end of each run that included grader tests the
+plugin prints one row per exercise: points earned of possible, a status, and
+for an exercise that is not done the hint of its first failing test (the first
+hint while the exercise is not started); then the total and where to go next.
 
 A test that fails because an exercise stub still raises NotImplementedError is
 reported in one line ("ex2 not started: backoff_delay still raises
@@ -60,6 +62,7 @@ class TestResult:
     name: str
     exercise: str
     points: float
+    hint: int = 1
     failed: bool = False
     skipped: bool = False
     not_started: str | None = None
@@ -101,6 +104,15 @@ class ExerciseTally:
             return NOT_STARTED
         return f"{len(failing)} of {len(self.results)} tests failing"
 
+    @property
+    def hint(self) -> str | None:
+        """The catalog hint for this exercise's first failing test (the first hint while it is not started)."""
+        if not self.info.hints or self.status == "passed":
+            return None
+        failing = next((r for r in self.results if not r.passed), None)
+        number = 1 if failing is None or self.status == NOT_STARTED else failing.hint
+        return self.info.hints[min(max(number, 1), len(self.info.hints)) - 1]
+
 
 def load_catalog(path: Path) -> dict[str, ExerciseInfo]:
     """The catalog's exercises by id, in file order (empty when the file is missing)."""
@@ -134,6 +146,7 @@ def add_options(parser: pytest.Parser) -> None:
 
 def register(config: pytest.Config, *, root: Path) -> None:
     """Install the grader plugin for this run (called from tests/conftest.py)."""
+    config.addinivalue_line("markers", "hint(n): the catalog hint (counted from 1) to show when a grader test fails")
     if not config.pluginmanager.has_plugin("llm-client-grader"):
         config.pluginmanager.register(GraderPlugin(config, root=root), "llm-client-grader")
 
@@ -193,11 +206,18 @@ class GraderPlugin:
             if len(exercises) != 1 or points is None or len(points.args) != 1:
                 problems.append(f"{item.nodeid}: needs exactly one exN marker and one points(n) marker")
                 continue
+            hint = item.get_closest_marker("hint")
+            number = 1 if hint is None else hint.args[0] if len(hint.args) == 1 else None
+            info = self.catalog.get(exercises[0])
+            if not isinstance(number, int) or number < 1 or (info is not None and number > len(info.hints)):
+                problems.append(f"{item.nodeid}: hint(n) must name one of {exercises[0]}'s hints, counted from 1")
+                continue
             self.results[item.nodeid] = TestResult(
                 nodeid=item.nodeid,
                 name=f"{exercises[0]}: {item.name}",
                 exercise=exercises[0],
                 points=float(points.args[0]),
+                hint=number,
             )
         if problems:
             raise pytest.UsageError("grader tests without their marks:\n" + "\n".join(problems))
@@ -284,10 +304,10 @@ class GraderPlugin:
                     lines.append(f"{indent}{cause[-1]} (the error is shown above)")
             stubs = dict.fromkeys(r.not_started for r in tally.results if r.not_started)
             lines.extend(f"{indent}{line}" for line in stubs if line)
-            if tally.info.hints:
+            if tally.hint:
                 lines.extend(
                     textwrap.wrap(
-                        f"hint: {tally.info.hints[0]}",
+                        f"hint: {tally.hint}",
                         width=_WIDTH,
                         initial_indent=indent,
                         subsequent_indent=indent + "  ",
@@ -295,13 +315,16 @@ class GraderPlugin:
                     )
                 )
         required = [t for t in tallies if not t.info.optional]
-        earned = sum(t.earned for t in required)
-        possible = sum(t.possible for t in required)
-        lines.append(f"total: {self._points(earned)} of {self._points(possible)} points")
         optional = [t for t in tallies if t.info.optional]
-        if optional:
-            extra = sum(t.earned for t in optional)
-            lines[-1] += f", plus {self._points(extra)} of {self._points(sum(t.possible for t in optional))} optional"
+        extra = f"{self._points(sum(t.earned for t in optional))} of {self._points(sum(t.possible for t in optional))}"
+        if required:
+            earned = sum(t.earned for t in required)
+            possible = sum(t.possible for t in required)
+            lines.append(f"total: {self._points(earned)} of {self._points(possible)} points")
+            if optional:
+                lines[-1] += f", plus {extra} optional"
+        else:
+            lines.append(f"total: {extra} optional points")
         todo = next((t for t in tallies if t.status != "passed"), None)
         if todo is not None:
             where = f": read {todo.info.notebook}" if todo.info.notebook else ""

@@ -45,6 +45,7 @@ FIELD_CHANGES = {
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 def test_key_is_64_lowercase_hex_characters() -> None:
     for req in (BASE, FULL):
         key = make_cache_key(req)
@@ -55,6 +56,7 @@ def test_key_is_64_lowercase_hex_characters() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 def test_equal_requests_get_equal_keys() -> None:
     twin = LLMRequest(
         model="gpt-test",
@@ -70,6 +72,7 @@ def test_equal_requests_get_equal_keys() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 @pytest.mark.parametrize("field_name", list(FIELD_CHANGES))
 def test_key_changes_when_any_field_changes(field_name: str) -> None:
     before, after = FIELD_CHANGES[field_name]
@@ -81,20 +84,30 @@ def test_key_changes_when_any_field_changes(field_name: str) -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 def test_values_do_not_run_into_each_other() -> None:
+    # In each pair the prompts differ, so the keys differ whichever other fields are keyed,
+    # unless the values are glued together: "ab" + "c" and "a" + "bc" are both "abc".
     pairs = [
         (LLMRequest(model="ab", prompt="c"), LLMRequest(model="a", prompt="bc")),
-        (replace(BASE, stop=("a", "b")), replace(BASE, stop=("ab",))),
+        (replace(BASE, system_prompt="ab", prompt="c"), replace(BASE, system_prompt="a", prompt="bc")),
+        (replace(BASE, prompt="ab", system_prompt="c"), replace(BASE, prompt="a", system_prompt="bc")),
         (replace(BASE, system_prompt="x", prompt="y"), replace(BASE, system_prompt="y", prompt="x")),
     ]
+    # The stop sequences ("a", "b") and ("ab",) only differ in how they are joined; when stop is not
+    # keyed at all, test_key_changes_when_any_field_changes[stop] reports that instead.
+    if make_cache_key(BASE) != make_cache_key(replace(BASE, stop=("END",))):
+        pairs.append((replace(BASE, stop=("a", "b")), replace(BASE, stop=("ab",))))
     for left, right in pairs:
         assert make_cache_key(left) != make_cache_key(right), (
             f"expected different keys for two different requests, got the same for\n  {left}\n  {right}\n"
-            "(serialize the fields with their names, e.g. as a JSON object, instead of gluing strings together)"
+            "(the values ran into each other: serialize the fields with their names, e.g. as a JSON object, "
+            "instead of gluing strings together)"
         )
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_temperature_0_and_0_0_share_a_key() -> None:
     as_int = LLMRequest(model="gpt-test", prompt="hi", temperature=0)
     as_float = LLMRequest(model="gpt-test", prompt="hi", temperature=0.0)
@@ -116,6 +129,7 @@ print(json.dumps([make_cache_key(r) for r in requests]))
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(2)
 def test_key_is_the_same_in_another_process() -> None:
     requests = [BASE, FULL, replace(FULL, stop=())]
     here = [make_cache_key(r) for r in requests]  # fails at once while the exercise is not started

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.ex2
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(1)
 def test_default_schedule_doubles_from_half_a_second_up_to_8() -> None:
     expected = [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
     got = [backoff_delay(attempt) for attempt in range(len(expected))]
@@ -26,6 +27,7 @@ def test_default_schedule_doubles_from_half_a_second_up_to_8() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_base_and_cap_are_honoured() -> None:
     expected = [1.0, 2.0, 4.0, 5.0, 5.0]
     got = [backoff_delay(attempt, base=1.0, cap=5.0) for attempt in range(5)]
@@ -37,6 +39,7 @@ def test_base_and_cap_are_honoured() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(2)
 def test_huge_attempts_return_the_cap_without_overflow() -> None:
     for attempt in (10, 63, 64, 1100, 10**6):
         try:
@@ -45,9 +48,22 @@ def test_huge_attempts_return_the_cap_without_overflow() -> None:
             pytest.fail(f"expected backoff_delay({attempt}) to be the cap 8.0, got OverflowError: {exc}")
         assert got == 8.0, f"expected backoff_delay({attempt}) to be the cap 8.0, got {got!r}"
     assert all(backoff_delay(a, base=2.0, cap=3.0) <= 3.0 for a in range(100)), "a delay went above the cap"
+    # cap / base is beyond the largest float here (1e608): compare the logarithms instead.
+    for attempt, expected in ((0, 1e-300), (10**6, 1e308)):
+        try:
+            got = backoff_delay(attempt, base=1e-300, cap=1e308)
+        except OverflowError as exc:
+            pytest.fail(
+                f"expected backoff_delay({attempt}, base=1e-300, cap=1e308) to be {expected}, got OverflowError: "
+                f"{exc} (cap / base is too big for a float)"
+            )
+        assert got == expected, (
+            f"expected backoff_delay({attempt}, base=1e-300, cap=1e308) to be {expected}, got {got!r}"
+        )
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_negative_attempt_is_refused() -> None:
     assert backoff_delay(0) == 0.5, f"expected backoff_delay(0) to be 0.5, got {backoff_delay(0)!r}"
     with pytest.raises(ValueError, match="attempt"):
@@ -55,6 +71,7 @@ def test_negative_attempt_is_refused() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_jitter_stays_between_0_and_the_delay() -> None:
     rng = random.Random(1)
     draws = [add_jitter(4.0, rng=rng) for _ in range(2000)]
@@ -64,6 +81,7 @@ def test_jitter_stays_between_0_and_the_delay() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(3)
 def test_jitter_covers_the_whole_interval() -> None:
     rng = random.Random(3)
     draws = [add_jitter(4.0, rng=rng) for _ in range(2000)]
@@ -78,6 +96,7 @@ def test_jitter_covers_the_whole_interval() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_seeded_rng_reproduces_the_same_waits() -> None:
     first = [add_jitter(8.0, rng=random.Random(42)) for _ in range(3)]
     rng_a, rng_b = random.Random(42), random.Random(42)
@@ -90,22 +109,33 @@ def test_seeded_rng_reproduces_the_same_waits() -> None:
     assert other[0] != first[0], "expected a different seed to give a different wait"
 
 
-class _Quarter(random.Random):
-    """A generator whose every draw is 0.25 of the way through the interval."""
+class _Always(random.Random):
+    """A generator whose every draw (random(), and so uniform(a, b)) is ``value`` of the way through [0, 1)."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(0)
+        self.value = value
 
     def random(self) -> float:
-        return 0.25
+        return self.value
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_the_rng_passed_in_is_used() -> None:
-    got = add_jitter(4.0, rng=_Quarter())
-    assert got == pytest.approx(1.0), (
-        f"expected add_jitter(4.0, rng=r) to draw from r (r always gives 0.25, so 1.0), got {got!r}"
-    )
+    # Any uniform draw from r will do: r.uniform(0, d), d * r.random(), d * (1 - r.random()), r.uniform(d, 0) ...
+    for value in (0.25, 0.1):
+        got = add_jitter(4.0, rng=_Always(value))
+        allowed = (value * 4.0, (1.0 - value) * 4.0)
+        assert any(got == pytest.approx(wait) for wait in allowed), (
+            f"expected add_jitter(4.0, rng=r) to draw its wait from r: r's every draw is {value} of the way "
+            f"through [0, 1), so the wait should be {allowed[0]:g} or {allowed[1]:g}, got {got!r} "
+            "(was the random module used instead of r?)"
+        )
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_without_rng_the_random_module_is_used() -> None:
     state = random.getstate()
     try:

@@ -26,12 +26,14 @@ def http_date(timestamp: float) -> str:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_retry_after_ms_is_milliseconds() -> None:
     got = parse_retry_after({"retry-after-ms": "1500"}, now=NOW)
     assert got == pytest.approx(1.5), f"expected retry-after-ms: 1500 to mean 1.5 seconds, got {got!r}"
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_retry_after_seconds_whole_and_fractional() -> None:
     for value, expected in (("2", 2.0), ("0.5", 0.5), ("0", 0.0), (" 7 ", 7.0)):
         got = parse_retry_after({"retry-after": value}, now=NOW)
@@ -39,6 +41,7 @@ def test_retry_after_seconds_whole_and_fractional() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_retry_after_ms_wins_over_retry_after() -> None:
     got = parse_retry_after({"retry-after": "9", "retry-after-ms": "250"}, now=NOW)
     assert got == pytest.approx(0.25), (
@@ -47,6 +50,7 @@ def test_retry_after_ms_wins_over_retry_after() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(2)
 def test_http_date_is_relative_to_now() -> None:
     got = parse_retry_after({"retry-after": http_date(NOW + 30)}, now=NOW)
     assert got == pytest.approx(30.0), (
@@ -57,12 +61,14 @@ def test_http_date_is_relative_to_now() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 def test_http_date_in_the_past_means_no_wait() -> None:
     got = parse_retry_after({"retry-after": http_date(NOW - 120)}, now=NOW)
     assert got == 0.0, f"expected a date in the past to mean 0.0 s (never negative), got {got!r}"
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 def test_http_date_without_now_uses_the_clock() -> None:
     import time
 
@@ -71,6 +77,7 @@ def test_http_date_without_now_uses_the_clock() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_header_names_in_any_case_dict_or_httpx_headers() -> None:
     cases = [
         ({"Retry-After": "3"}, 3.0),
@@ -85,6 +92,7 @@ def test_header_names_in_any_case_dict_or_httpx_headers() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_missing_or_garbage_gives_none() -> None:
     for headers in ({}, {"content-type": "application/json"}, {"retry-after": "soon"}, {"retry-after": ""},
                     {"retry-after": "nan"}, {"retry-after": "inf"}, {"retry-after-ms": "fast"}):
@@ -110,6 +118,7 @@ class Backoff:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_retry_after_within_the_cap_is_honoured() -> None:
     backoff = Backoff()
     got = rate_limit_delay(RateLimitError(retry_after=2.0), 0, max_retry_after_s=60.0, backoff=backoff)
@@ -120,12 +129,14 @@ def test_retry_after_within_the_cap_is_honoured() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_retry_after_of_zero_is_honoured() -> None:
     got = rate_limit_delay(RateLimitError(retry_after=0.0), 0, max_retry_after_s=60.0, backoff=Backoff())
     assert got == 0.0, f"expected retry_after=0 to mean 'retry now' (0.0 s), got {got!r}; 0 is not None"
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_retry_after_above_the_cap_falls_back_to_backoff() -> None:
     backoff = Backoff(1.25)
     got = rate_limit_delay(RateLimitError(retry_after=3600.0), 3, max_retry_after_s=60.0, backoff=backoff)
@@ -134,6 +145,7 @@ def test_retry_after_above_the_cap_falls_back_to_backoff() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_no_retry_after_falls_back_to_backoff() -> None:
     backoff = Backoff(0.75)
     got = rate_limit_delay(RateLimitError(retry_after=None), 2, max_retry_after_s=60.0, backoff=backoff)
@@ -145,6 +157,7 @@ def test_no_retry_after_falls_back_to_backoff() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(3)
 def test_client_sleeps_what_the_provider_asked_then_succeeds() -> None:
     sleeps: list[float] = []
     provider = FakeProvider([RateLimitError(retry_after=2.0), "ok"])
@@ -156,6 +169,7 @@ def test_client_sleeps_what_the_provider_asked_then_succeeds() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_client_backs_off_when_retry_after_is_too_long(monkeypatch: pytest.MonkeyPatch) -> None:
     # Exercise 2's functions are replaced by fixed stand-ins, so this test needs only exercise 3.
     monkeypatch.setattr(llm_client.retry, "backoff_delay", lambda attempt, base=0.5, cap=8.0: 0.5 * 2**attempt)

@@ -55,12 +55,14 @@ def make_client(script: list[str], cache: MemoryCache | None = None) -> tuple[LL
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_parses_plain_json_into_the_schema() -> None:
     got = parse_structured(VALID, Weather)
     assert got == Weather(city="Oslo", temp_c=-3.5), f"expected Weather(city='Oslo', temp_c=-3.5), got {got!r}"
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_parses_json_inside_a_code_fence() -> None:
     for text in (f"```json\n{VALID}\n```", f"Here you go:\n```\n{VALID}\n```\nEnjoy!"):
         got = parse_structured(text, Weather)
@@ -68,6 +70,7 @@ def test_parses_json_inside_a_code_fence() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_text_that_is_not_json_raises_structured_output_error() -> None:
     with pytest.raises(StructuredOutputError) as info:
         parse_structured(NOT_JSON, Weather)
@@ -80,6 +83,7 @@ def test_text_that_is_not_json_raises_structured_output_error() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(1)
 def test_schema_mismatch_raises_with_pydantic_errors() -> None:
     fenced = f"```json\n{WRONG_TYPE}\n```"
     with pytest.raises(StructuredOutputError) as info:
@@ -100,6 +104,7 @@ def test_schema_mismatch_raises_with_pydantic_errors() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 def test_valid_first_answer_is_returned() -> None:
     client, provider = make_client([VALID])
     got = client.call_structured(REQ, Weather)
@@ -108,6 +113,7 @@ def test_valid_first_answer_is_returned() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(2)
 def test_invalid_answer_is_repaired_with_the_errors_fed_back() -> None:
     client, provider = make_client([WRONG_TYPE, VALID])
     got = client.call_structured(REQ, Weather, max_repairs=1)
@@ -123,6 +129,7 @@ def test_invalid_answer_is_repaired_with_the_errors_fed_back() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(2)
 def test_max_repairs_bounds_the_calls_then_raises() -> None:
     client, provider = make_client([NOT_JSON, WRONG_TYPE, "still not json"])
     with pytest.raises(StructuredOutputError) as info:
@@ -133,6 +140,7 @@ def test_max_repairs_bounds_the_calls_then_raises() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 def test_max_repairs_zero_means_one_answer_only() -> None:
     client, provider = make_client([WRONG_TYPE, VALID])
     with pytest.raises(StructuredOutputError):
@@ -141,6 +149,7 @@ def test_max_repairs_zero_means_one_answer_only() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(3)
 def test_invalid_output_is_never_cached() -> None:
     cache = MemoryCache()
     client, provider = make_client([NOT_JSON, WRONG_TYPE, VALID], cache=cache)
@@ -153,6 +162,7 @@ def test_invalid_output_is_never_cached() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(3)
 def test_valid_output_is_cached_under_a_key_that_includes_the_schema() -> None:
     cache = MemoryCache()
     client, provider = make_client([VALID, '{"country": "Norway", "capital": "Oslo"}'], cache=cache)
@@ -177,6 +187,7 @@ def test_valid_output_is_cached_under_a_key_that_includes_the_schema() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 def test_provider_errors_pass_through_unchanged() -> None:
     provider = FakeProvider([InvalidRequestError("bad request", status_code=400)], default=None)
     client = LLMClient(provider, key_fn=simple_key, sleep=lambda s: None)

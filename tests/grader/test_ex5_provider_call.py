@@ -86,6 +86,7 @@ def raised_by(provider: OpenAIProvider, req: LLMRequest = REQ, timeout_s: float 
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(1)
 def test_request_body_has_the_messages_and_settings(api: respx.MockRouter, provider: OpenAIProvider) -> None:
     route = answer_with(api, httpx.Response(200, json=completion()))
     req = LLMRequest(
@@ -108,6 +109,7 @@ def test_request_body_has_the_messages_and_settings(api: respx.MockRouter, provi
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_no_system_message_without_a_system_prompt(api: respx.MockRouter, provider: OpenAIProvider) -> None:
     route = answer_with(api, httpx.Response(200, json=completion()))
     provider.complete(REQ, timeout_s=10.0)
@@ -118,6 +120,7 @@ def test_no_system_message_without_a_system_prompt(api: respx.MockRouter, provid
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(1)
 def test_the_per_attempt_timeout_reaches_httpx(api: respx.MockRouter, provider: OpenAIProvider) -> None:
     route = answer_with(api, httpx.Response(200, json=completion()))
     provider.complete(REQ, timeout_s=7.5)
@@ -129,6 +132,7 @@ def test_the_per_attempt_timeout_reaches_httpx(api: respx.MockRouter, provider: 
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_the_api_key_is_sent_as_a_bearer_token(api: respx.MockRouter, provider: OpenAIProvider) -> None:
     route = answer_with(api, httpx.Response(200, json=completion()))
     provider.complete(REQ, timeout_s=10.0)
@@ -137,6 +141,7 @@ def test_the_api_key_is_sent_as_a_bearer_token(api: respx.MockRouter, provider: 
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_a_missing_key_is_a_configuration_error_at_the_first_call(
     api: respx.MockRouter, http_client: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,6 +157,7 @@ def test_a_missing_key_is_a_configuration_error_at_the_first_call(
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_a_200_is_parsed_into_an_llm_response(api: respx.MockRouter, provider: OpenAIProvider) -> None:
     answer_with(api, httpx.Response(200, json=completion("Hello there", finish_reason="length")))
     got = provider.complete(REQ, timeout_s=10.0)
@@ -162,6 +168,7 @@ def test_a_200_is_parsed_into_an_llm_response(api: respx.MockRouter, provider: O
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_a_200_that_is_not_json_is_a_malformed_response(api: respx.MockRouter, provider: OpenAIProvider) -> None:
     answer_with(api, httpx.Response(200, text="<html>proxy error</html>"))
     error = raised_by(provider)
@@ -174,6 +181,7 @@ def test_a_200_that_is_not_json_is_a_malformed_response(api: respx.MockRouter, p
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 @pytest.mark.parametrize("status", [400, 404, 422])
 def test_client_errors_are_invalid_request_errors(api: respx.MockRouter, provider: OpenAIProvider, status: int) -> None:
     answer_with(api, httpx.Response(status, json=error_body("max_tokens is too large")))
@@ -189,6 +197,7 @@ def test_client_errors_are_invalid_request_errors(api: respx.MockRouter, provide
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_failures_are_authentication_errors(api: respx.MockRouter, provider: OpenAIProvider, status: int) -> None:
     answer_with(api, httpx.Response(status, json=error_body("Incorrect API key provided")))
@@ -209,6 +218,7 @@ def _stand_in_retry_after(headers: Mapping[str, str], *, now: float | None = Non
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(2)
 def test_429_is_a_rate_limit_error_with_retry_after(
     api: respx.MockRouter, provider: OpenAIProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -225,6 +235,7 @@ def test_429_is_a_rate_limit_error_with_retry_after(
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 @pytest.mark.parametrize("status", [500, 503, 529])
 def test_server_errors_are_retryable_server_errors(
     api: respx.MockRouter, provider: OpenAIProvider, status: int
@@ -238,10 +249,51 @@ def test_server_errors_are_retryable_server_errors(
     assert error.retryable, "expected a server error to be retryable"
 
 
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+@pytest.mark.parametrize(
+    ("status", "expected", "why"),
+    [
+        (408, LLMTimeoutError, "the server timed out waiting for you"),
+        (409, ServerError, "the provider's trouble, usually brief"),
+    ],
+    ids=["408", "409"],
+)
+def test_408_and_409_are_retryable_errors(
+    api: respx.MockRouter, provider: OpenAIProvider, status: int, expected: type[Exception], why: str
+) -> None:
+    answer_with(api, httpx.Response(status, json=error_body("Please try again")))
+    error = raised_by(provider)
+    assert isinstance(error, expected), (
+        f"expected {expected.__name__} for HTTP {status} ({why}; retried), got {type(error).__name__}: {error}"
+    )
+    assert error.status_code == status, f"expected status_code {status}, got {error.status_code!r}"
+    assert error.retryable, f"expected the error for HTTP {status} to be retryable"
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+def test_an_unexpected_status_is_a_malformed_response(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+    unexpected = [
+        httpx.Response(302, headers={"location": f"{BASE_URL}/elsewhere"}),
+        httpx.Response(304),
+    ]
+    answer_with(api, side_effect=unexpected)
+    for response in unexpected:
+        status = response.status_code
+        error = raised_by(provider)
+        assert isinstance(error, MalformedResponseError), (
+            f"expected MalformedResponseError for HTTP {status} (not a success and not a status the table names: "
+            f"something odd in between), got {type(error).__name__}: {error}"
+        )
+        assert error.status_code == status, f"expected status_code {status}, got {error.status_code!r}"
+
+
 # -- errors from the network --------------------------------------------------------------
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(3)
 @pytest.mark.parametrize("exc_type", [httpx.ReadTimeout, httpx.ConnectTimeout])
 def test_timeouts_become_llm_timeout_errors_chained_to_httpx(
     api: respx.MockRouter, provider: OpenAIProvider, exc_type: type[httpx.TimeoutException]
@@ -257,6 +309,7 @@ def test_timeouts_become_llm_timeout_errors_chained_to_httpx(
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_connection_errors_become_llm_connection_errors_chained_to_httpx(
     api: respx.MockRouter, provider: OpenAIProvider
 ) -> None:
@@ -271,6 +324,23 @@ def test_connection_errors_become_llm_connection_errors_chained_to_httpx(
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
+def test_an_unsupported_protocol_is_a_configuration_error_never_retried(
+    api: respx.MockRouter, provider: OpenAIProvider
+) -> None:
+    # OpenAIProvider refuses a base_url that is not http(s) when it is made; httpx raises
+    # UnsupportedProtocol for a URL it cannot send to (here mocked, as for "ftp://...").
+    answer_with(api, side_effect=httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."))
+    error = raised_by(provider)
+    assert isinstance(error, ConfigurationError), (
+        "expected ConfigurationError for httpx.UnsupportedProtocol (a bad base_url will not heal, so it is "
+        f"never retried), got {type(error).__name__}: {error}"
+    )
+    assert not error.retryable, "expected the error for httpx.UnsupportedProtocol not to be retryable"
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
 def test_the_client_does_not_retry_a_400(api: respx.MockRouter, provider: OpenAIProvider) -> None:
     route = answer_with(api, httpx.Response(400, json=error_body("bad model")))
     sleeps: list[float] = []

@@ -19,6 +19,7 @@ def waits(bucket: TokenBucket, times: list[float], amount: float = 1.0) -> list[
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_a_full_bucket_lets_capacity_requests_go_at_once() -> None:
     bucket = TokenBucket(rate=2.0, capacity=3, start=0.0)
     got = waits(bucket, [0.0, 0.0, 0.0])
@@ -26,6 +27,7 @@ def test_a_full_bucket_lets_capacity_requests_go_at_once() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(2)
 def test_callers_that_arrive_together_queue_up_one_interval_apart() -> None:
     bucket = TokenBucket(rate=10.0, capacity=1, start=0.0)
     got = waits(bucket, [0.0, 0.0, 0.0, 0.0])
@@ -36,6 +38,7 @@ def test_callers_that_arrive_together_queue_up_one_interval_apart() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(1)
 def test_the_bucket_refills_at_rate_tokens_per_second() -> None:
     bucket = TokenBucket(rate=2.0, capacity=5, start=0.0)
     drained = waits(bucket, [0.0] * 5)
@@ -47,6 +50,7 @@ def test_the_bucket_refills_at_rate_tokens_per_second() -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.hint(1)
 def test_a_long_quiet_spell_never_fills_the_bucket_past_its_capacity() -> None:
     bucket = TokenBucket(rate=4.0, capacity=2, start=0.0)
     got = waits(bucket, [1000.0, 1000.0, 1000.0])
@@ -57,6 +61,7 @@ def test_a_long_quiet_spell_never_fills_the_bucket_past_its_capacity() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(2)
 def test_amount_takes_that_many_tokens() -> None:
     per_minute = 600.0
     bucket = TokenBucket(rate=per_minute / 60.0, capacity=per_minute, start=0.0)
@@ -67,6 +72,7 @@ def test_amount_takes_that_many_tokens() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
 def test_a_clock_reading_earlier_than_the_last_adds_no_tokens() -> None:
     bucket = TokenBucket(rate=1.0, capacity=1, start=10.0)
     first = bucket.take(10.0)
@@ -77,6 +83,23 @@ def test_a_clock_reading_earlier_than_the_last_adds_no_tokens() -> None:
 
 
 @pytest.mark.points(1)
+@pytest.mark.hint(1)
+def test_an_earlier_clock_reading_never_moves_updated_back() -> None:
+    bucket = TokenBucket(rate=1.0, capacity=1, start=10.0)
+    bucket.take(10.0)
+    bucket.take(9.0)
+    assert bucket.updated == 10.0, (
+        f"expected updated to stay 10.0 after a take at t=9 (it never goes back), got {bucket.updated!r}"
+    )
+    later = round(bucket.take(11.0), 9)
+    assert later == 1.0, (
+        f"expected a take at t=11 to wait 1.0 s (three tokens taken: one was in the bucket, one refilled "
+        f"since t=10), got {later}: a refill counted from an earlier updated adds tokens twice"
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(3)
 def test_the_rate_limiter_spaces_requests_evenly() -> None:
     now = [0.0]
     slept: list[float] = []

@@ -48,6 +48,23 @@ def test_backoff_returns_the_cap_for_huge_attempts_without_overflow(attempt: int
     assert backoff_delay(attempt, base=1e-300, cap=30.0) == 30.0
 
 
+@pytest.mark.parametrize(("attempt", "expected"), [(0, 1e-300), (1000, math.ldexp(1e-300, 1000)), (10**6, 1e308)])
+def test_backoff_never_overflows_when_cap_over_base_is_beyond_a_float(attempt: int, expected: float) -> None:
+    # cap / base would be 1e608, which is inf as a float: the comparison uses log2(cap) - log2(base).
+    assert backoff_delay(attempt, base=1e-300, cap=1e308) == expected
+
+
+@given(
+    attempt=st.integers(min_value=0, max_value=5000),
+    base=st.floats(min_value=5e-324, max_value=1e300),
+    cap=st.floats(min_value=1e-300, max_value=1.7976931348623157e308),
+)
+def test_backoff_is_exact_and_finite_for_extreme_bases_and_caps(attempt: int, base: float, cap: float) -> None:
+    got = backoff_delay(attempt, base=base, cap=cap)
+    assert math.isfinite(got)
+    assert math.isclose(got, float(min(Fraction(cap), Fraction(base) * 2**attempt)), rel_tol=1e-12)
+
+
 @given(
     attempt=st.integers(min_value=0, max_value=5000),
     base=st.floats(min_value=1e-6, max_value=1e6),

@@ -6,6 +6,7 @@ in test_grader_validity.py.)
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 import tomllib
@@ -76,6 +77,30 @@ def test_catalog_entry_is_complete(exercise: str) -> None:
     assert entry.title and entry.points > 0
     assert re.fullmatch(rf"notebooks/\d\d_{exercise}_\w+\.ipynb", entry.notebook), entry.notebook
     assert 2 <= len(entry.hints) <= 3 and len(set(entry.hints)) == len(entry.hints)
+
+
+def _hints_named_by_grader_tests(path: Path) -> dict[str, int]:
+    """{test name: the hint its @pytest.mark.hint(n) names (1 without one)} for the tests in ``path``."""
+    named: dict[str, int] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+            continue
+        named[node.name] = 1
+        for decorator in node.decorator_list:
+            if isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.hint":
+                assert len(decorator.args) == 1 and isinstance(decorator.args[0], ast.Constant), node.name
+                named[node.name] = decorator.args[0].value
+    return named
+
+
+@pytest.mark.parametrize("exercise", list(CATALOG))
+def test_every_hint_is_named_by_a_grader_test_and_every_test_names_a_hint(exercise: str) -> None:
+    entry = CATALOG[exercise]
+    named = _hints_named_by_grader_tests(ROOT / entry.grader)
+    wrong = {test: n for test, n in named.items() if not (isinstance(n, int) and 1 <= n <= len(entry.hints))}
+    assert not wrong, f"{exercise} has {len(entry.hints)} hints; these grader tests name another: {wrong}"
+    unused = sorted(set(range(1, len(entry.hints) + 1)) - set(named.values()))
+    assert not unused, f"no grader test of {exercise} shows its hint(s) {unused} (@pytest.mark.hint(n))"
 
 
 @pytest.mark.parametrize("exercise", [ex.id for ex in CATALOG.values() if not ex.optional])

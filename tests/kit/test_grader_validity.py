@@ -1,5 +1,6 @@
 """The grader is right: full marks for the reference, 0 for the stubs, each exercise graded on its own,
-and every common wrong answer (tools/mutants.py) loses points in its own exercise and nowhere else.
+every common wrong answer (tools/mutants.py) loses points in its own exercise and nowhere else, every
+right answer written another way keeps full marks, and a failing test shows the hint that fits it.
 
 Each package is graded by the real grader in a subprocess (``PYTHONPATH`` pointing to a temporary
 copy), and the scores are read from its ``--grade-report`` JSON. All gradings run in parallel, once.
@@ -23,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from catalog import load_catalog  # noqa: E402
 from generate_learner import SOLUTIONS_PACKAGE, generate_package  # noqa: E402
 from grading_runs import Grade, copy_package, grade_many  # noqa: E402
-from mutants import MUTANTS, Mutant, MutantError, apply_mutant  # noqa: E402
+from mutants import ALTERNATIVES, MUTANTS, Mutant, MutantError, apply_mutant  # noqa: E402
 
 CATALOG = load_catalog()
 POINTS = {ex.id: float(ex.points) for ex in CATALOG.values()}
@@ -50,7 +51,7 @@ def grades(tmp_path_factory: pytest.TempPathFactory, mutant_errors: dict[str, Mu
         parent = base / f"only-{ex}"
         generate_package(parent / "llm_client", keep={ex})
         parents[f"only-{ex}"] = parent
-    for mutant in MUTANTS:
+    for mutant in (*MUTANTS, *ALTERNATIVES):
         parent = copy_package(SOLUTIONS_PACKAGE, base / f"mutant-{mutant.name}")
         try:
             apply_mutant(mutant, parent / "llm_client")
@@ -58,8 +59,23 @@ def grades(tmp_path_factory: pytest.TempPathFactory, mutant_errors: dict[str, Mu
             mutant_errors[mutant.name] = exc
             continue
         parents[f"mutant-{mutant.name}"] = parent
-    args = {f"mutant-{m.name}": ["-m", m.exercise] for m in MUTANTS}
+    args = {f"mutant-{m.name}": ["-m", m.exercise] for m in (*MUTANTS, *ALTERNATIVES)}
     return grade_many(parents, args=args)
+
+
+def shown_hints(output: str) -> list[str]:
+    """The hints of the grader's table in ``output``, each unwrapped into one line."""
+    hints: list[list[str]] = []
+    current: list[str] | None = None
+    for line in output.splitlines():
+        if line.startswith("      hint: "):
+            current = [line.removeprefix("      hint: ")]
+            hints.append(current)
+        elif current is not None and line.startswith("        "):
+            current.append(line.strip())
+        else:
+            current = None
+    return [" ".join(parts) for parts in hints]
 
 
 def test_reference_scores_full_marks(grades: dict[str, Grade]) -> None:
@@ -91,6 +107,7 @@ def test_untouched_learner_package_scores_zero_and_shows_where_to_start(grades: 
     assert f"next: {first.id} {first.title}: read {first.notebook}" in output
     for ex in CATALOG.values():
         assert f"{ex.id} not started:" in output, f"no 'not started' line for {ex.id}"
+    assert shown_hints(output) == [ex.hints[0] for ex in CATALOG.values()], "not started: the first hint is shown"
     assert "Traceback" not in output and "NotImplementedError(" not in output, "stub failures must be one line each"
     assert "Interrupted" not in output
     for test in learner.report["tests"]:
@@ -121,6 +138,47 @@ def test_a_package_with_only_one_exercise_solved_scores_exactly_its_points(
 @pytest.mark.parametrize("exercise", list(CATALOG))
 def test_every_exercise_has_at_least_three_mutants(exercise: str) -> None:
     assert sum(m.exercise == exercise for m in MUTANTS) >= 3
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES, ids=[m.name for m in ALTERNATIVES])
+def test_each_right_answer_written_another_way_keeps_full_marks(
+    grades: dict[str, Grade], mutant_errors: dict[str, MutantError], alternative: Mutant
+) -> None:
+    if alternative.name in mutant_errors:
+        raise mutant_errors[alternative.name]
+    result = grades[f"mutant-{alternative.name}"]
+    assert result.by_exercise == {alternative.exercise: POINTS[alternative.exercise]}, (
+        f"{alternative.name} ({alternative.why}) lost points:\n{result.output[-3000:]}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mutant", "hint"),
+    [
+        ("backoff_off_by_one", 1),  # backoff_delay
+        ("backoff_cap_over_base_overflows", 2),  # backoff_delay, overflow
+        ("jitter_ignores_rng", 3),  # add_jitter
+        ("retry_after_ms_read_as_seconds", 1),  # parse_retry_after
+        ("retry_after_ignored", 3),  # rate_limit_delay
+        ("retry_after_zero_is_falsy", 3),  # rate_limit_delay
+        ("request_timeout_408_not_retried", 2),  # error_for_status
+        ("unsupported_protocol_retried", 3),  # error_for_transport
+        ("no_timeout_passed", 1),  # OpenAIProvider.complete
+    ],
+)
+def test_a_failing_exercise_shows_the_hint_of_its_first_failing_test(
+    grades: dict[str, Grade], mutant: str, hint: int
+) -> None:
+    exercise = next(m.exercise for m in MUTANTS if m.name == mutant)
+    output = grades[f"mutant-{mutant}"].output
+    assert shown_hints(output) == [CATALOG[exercise].hints[hint - 1]], output[-3000:]
+
+
+def test_a_run_of_only_optional_exercises_totals_only_the_optional_points(grades: dict[str, Grade]) -> None:
+    output = grades["mutant-bucket_never_lends"].output
+    got = grades["mutant-bucket_never_lends"].by_exercise["ex6"]
+    assert f"total: {got:g} of {POINTS['ex6']:g} optional points" in output, output[-2000:]
+    assert "total: 0 of 0 points" not in output
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
