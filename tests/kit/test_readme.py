@@ -31,3 +31,13 @@ def test_ci_installs_and_tests_with_the_readme_commands() -> None:
     for step in install.split(" && "):
         assert step.replace(" -r", " -q -r") in ci or step in ci, f"CI does not run the README's {step!r}"
     assert tests.replace("pip install -r", "pip install -q -r") in ci, "CI does not run the README's test command"
+
+
+def test_the_readme_exercise_table_matches_the_catalog() -> None:
+    import tomllib
+
+    catalog = tomllib.loads((ROOT / "exercises.toml").read_text(encoding="utf-8"))["exercise"]
+    rows = dict(re.findall(r"^\| (ex\d) \|.*\| (\d+) \|$", README, flags=re.MULTILINE))
+    assert rows == {ex["id"]: str(ex["points"]) for ex in catalog}, "README's exercise table is out of date"
+    for ex in catalog:
+        assert Path(ex["notebook"]).stem in README, f"README does not name {ex['notebook']}"
