@@ -56,6 +56,14 @@ def _check_entry(key: object, value: object = "") -> None:
         raise TypeError(f"value must be a str, got {type(value).__name__}")
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class MemoryCache:
     """A cache in a dict, safe to share between threads of one process."""
 
@@ -179,7 +187,8 @@ class SQLiteCache:
 
     def set(self, key: str, value: str) -> None:
         _check_entry(key, value)
-        encoded = json.dumps(value, ensure_ascii=False)
+        # A lone surrogate (which a JSON body can escape) is not UTF-8: keep it \u-escaped.
+        encoded = json.dumps(value, ensure_ascii=not _is_utf8(value))
         try:
             self._connection().execute(
                 "INSERT OR REPLACE INTO llm_cache (key, value) VALUES (?, ?)", (key, encoded)

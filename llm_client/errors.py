@@ -63,6 +63,17 @@ class LLMError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt without calling __init__ (some subclasses require keyword-only fields),
+        # so an error pickled by a worker process unpickles with its message and fields.
+        return _rebuild, (type(self), self.args), self.__dict__
+
+
+def _rebuild(cls: type[LLMError], args: tuple[Any, ...]) -> LLMError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
 
 class ConfigurationError(LLMError):
     """The client or provider is configured wrongly (for example no API key)."""

@@ -210,6 +210,12 @@ class PacedProvider:
         response: LLMResponse = await self.provider.acomplete(req, timeout_s=timeout_s)
         return response
 
+    def close(self) -> None:
+        """Close the wrapped provider (its ``close``, when it has one)."""
+        close = getattr(self.provider, "close", None)
+        if close is not None:
+            close()
+
     async def aclose(self) -> None:
         """Close the wrapped provider (its ``aclose``, when it has one)."""
         close = getattr(self.provider, "aclose", None)

@@ -10,7 +10,13 @@ from llm_client.checks import check_int
 from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
 from llm_client.providers.async_http import AsyncHTTP
 from llm_client.providers.base import LLMResponse, check_attempt
-from llm_client.providers.http import error_for_status, error_for_transport, json_body, resolve_api_key
+from llm_client.providers.http import (
+    check_base_url,
+    error_for_status,
+    error_for_transport,
+    json_body,
+    resolve_api_key,
+)
 from llm_client.request import LLMRequest
 
 __all__ = ["AnthropicProvider"]
@@ -40,14 +46,14 @@ class AnthropicProvider:
         default_max_tokens: int = 1024,
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        base_url = check_base_url(base_url)
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise TypeError(f"http_client must be an httpx.Client, got {type(http_client).__name__}")
         check_int("default_max_tokens", default_max_tokens, minimum=1)
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url
         self.default_max_tokens = default_max_tokens
         self._api_key = resolve_api_key(api_key, "ANTHROPIC_API_KEY")
+        self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client()
         self._ahttp = AsyncHTTP(async_http_client)
 
@@ -117,6 +123,11 @@ class AnthropicProvider:
             self.url, json_body=self.payload(req), headers=headers, timeout_s=timeout_s, provider=self.name
         )
         return self.parse(response)
+
+    def close(self) -> None:
+        """Close the ``httpx.Client`` this provider made (a given one is yours to close)."""
+        if self._owns_http:
+            self._http.close()
 
     async def aclose(self) -> None:
         """Close the ``httpx.AsyncClient`` this provider made (a given one is yours to close)."""

@@ -37,6 +37,7 @@ from llm_client.errors import (
 from llm_client.retry_after import parse_retry_after  # needed by ex5  # noqa: F401
 
 __all__ = [
+    "check_base_url",
     "error_for_status",
     "error_for_transport",
     "json_body",
@@ -46,6 +47,21 @@ __all__ = [
 ]
 
 _MESSAGE_LIMIT = 500
+
+
+def check_base_url(base_url: object) -> str:
+    """Return ``base_url`` without a trailing slash, or raise ValueError naming it.
+
+    It must be an http(s) URL that httpx can parse (a bad port, bracket or
+    control character would otherwise fail at every call, outside the error tree).
+    """
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+    try:
+        httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"base_url is not a valid URL ({exc}): {base_url!r}") from exc
+    return base_url.rstrip("/")
 
 
 def resolve_api_key(api_key: str | None, env_var: str) -> str | None:
@@ -151,7 +167,8 @@ def json_body(response: httpx.Response, *, provider: str) -> dict[str, Any]:
         ) from exc
     if not isinstance(body, dict):
         raise MalformedResponseError(
-            f"{provider} answered with JSON that is not an object: {json.dumps(body)[:80]}",
+            f"{provider} answered with JSON that is not an object: "
+            f"{redact_credentials(json.dumps(body), response)[:80]}",
             status_code=response.status_code,
         )
     if body.get("error"):

@@ -13,7 +13,8 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Generic, NamedTuple, TypeVar
+from types import TracebackType
+from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -173,6 +174,9 @@ class LLMClient(_ClientBase[Provider]):
       ``time.monotonic`` and the ``random`` module by default).
     - ``key_fn``: how a request becomes a cache key (``make_cache_key``).
     - ``backoff_base_s``, ``backoff_cap_s``: the backoff curve.
+
+    Close it with ``client.close()``, or use ``with LLMClient(...) as client:``:
+    that closes the ``httpx.Client`` the provider made.
     """
 
     def _send(self, req: LLMRequest, policy: RetryPolicy, request_id: str) -> LLMResponse:
@@ -188,6 +192,23 @@ class LLMClient(_ClientBase[Provider]):
             state.record_success(attempt)
             return response
         raise AssertionError("unreachable: after_failure raises on the last attempt")
+
+    def close(self) -> None:
+        """Close what the provider opened (its ``close``, when it has one): its pooled connections."""
+        close = getattr(self.provider, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     # -- the public calls ------------------------------------------------------------------
 

@@ -172,3 +172,15 @@ def test_no_api_key_reaches_the_cache_file(tmp_path: Path) -> None:
     sqlite_cache.close()
     assert [json.loads(value) for _, value in raw_rows(path)] == ["Paris."]
     assert SENTINEL_KEY.encode() not in path.read_bytes()
+
+
+def test_an_answer_holding_a_lone_surrogate_is_cached_and_read_back_unchanged(tmp_path: Path) -> None:
+    # A JSON body may escape a lone surrogate ("\ud800"); SQLite cannot store such text as UTF-8.
+    answer = "broken \ud800 token"
+    sqlite_cache = SQLiteCache(tmp_path / "cache.sqlite3")
+    provider = FakeProvider([answer])
+    client = LLMClient(provider, cache=sqlite_cache)
+    assert client.call(REQ) == answer
+    assert client.call(REQ) == answer
+    assert provider.call_count == 1
+    sqlite_cache.close()

@@ -375,3 +375,12 @@ def test_a_bad_call_is_refused_before_the_provider_is_asked(
     with pytest.raises(error, match=name):
         make_client(provider, fake_time).call(req, **options)
     assert provider.call_count == 0
+
+
+def test_closing_the_client_closes_the_http_client_its_provider_made() -> None:
+    provider = OpenAIProvider(api_key="sk-test")
+    with LLMClient(provider) as client:
+        assert isinstance(client, LLMClient)
+        assert not provider._http.is_closed
+    assert provider._http.is_closed
+    LLMClient(FakeProvider()).close()  # a provider without close() is fine

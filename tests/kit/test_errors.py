@@ -94,3 +94,23 @@ def test_retries_exhausted_error_carries_the_attempt_count_and_last_error() -> N
     error = RetriesExhaustedError("gave up after 3 attempts", attempts=3, last_error=last)
     assert error.attempts == 3
     assert error.last_error is last
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RateLimitError("slow down", retry_after=2.5),
+        InvalidRequestError("bad", status_code=400, provider_message="why"),
+        StructuredOutputError("bad json", raw_text="x", validation_errors=[{"type": "json_invalid"}]),
+        RetriesExhaustedError("gave up", attempts=3, last_error=ServerError("x", status_code=503)),
+        DeadlineExceededError("late", attempts=2, last_error=LLMTimeoutError("slow")),
+    ],
+)
+def test_every_error_survives_pickling_with_its_message_and_fields(error: LLMError) -> None:
+    # A worker process (ProcessPoolExecutor, multiprocessing) sends its errors back pickled.
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert repr(copy.__dict__) == repr(error.__dict__)

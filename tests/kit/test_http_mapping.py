@@ -383,3 +383,12 @@ def test_no_key_appears_in_reprs_or_in_the_errors_of_any_outcome(endpoint: Endpo
     assert endpoint.route.call_count > len(outcomes)
     assert all(SENTINEL_KEY not in text for text in seen)
     assert any("[redacted]" in text for text in seen)
+
+
+@pytest.mark.parametrize("body", [[f"bad key {SENTINEL_KEY}"], f"bad key {SENTINEL_KEY}"])
+def test_a_2xx_json_body_that_is_not_an_object_never_repeats_the_key(body: Any) -> None:
+    request = httpx.Request("POST", URL, headers={"authorization": f"Bearer {SENTINEL_KEY}"})
+    with pytest.raises(MalformedResponseError, match="not an object") as caught:
+        json_body(httpx.Response(200, json=body, request=request), provider="openai")
+    assert SENTINEL_KEY not in str(caught.value)
+    assert "[redacted]" in str(caught.value)

@@ -276,3 +276,14 @@ def test_bad_bucket_and_reserve_arguments_are_refused_naming_them(
 ) -> None:
     with pytest.raises(error, match=names):
         call()
+
+
+def test_closing_a_paced_provider_closes_the_provider_it_wraps() -> None:
+    closed: list[str] = []
+
+    class Closable(FakeProvider):
+        def close(self) -> None:
+            closed.append("closed")
+
+    LLMClient(PacedProvider(Closable(), RateLimiter(10.0))).close()
+    assert closed == ["closed"]

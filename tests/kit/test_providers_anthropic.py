@@ -237,3 +237,18 @@ def test_a_refusal_stop_reason_is_a_content_refused_error(http: httpx.Client, ro
     with pytest.raises(ContentRefusedError, match="refus") as caught:
         provider(http).complete(REQ, timeout_s=5.0)
     assert caught.value.retryable is False
+
+
+@pytest.mark.parametrize("base_url", ["http://localhost:abc", "http://[::1", "http://host\x00name"])
+def test_a_base_url_httpx_cannot_parse_is_refused_at_construction(base_url: str) -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        AnthropicProvider(api_key="k", base_url=base_url)
+
+
+def test_close_closes_the_http_client_it_made_and_leaves_a_given_one_open(http: httpx.Client) -> None:
+    made = AnthropicProvider(api_key="k")
+    made.close()
+    assert made._http.is_closed
+    given = provider(http)
+    given.close()
+    assert not http.is_closed

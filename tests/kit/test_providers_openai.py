@@ -246,3 +246,18 @@ def test_the_repr_shows_the_url_but_never_the_key(http: httpx.Client) -> None:
 def test_bad_settings_are_refused_at_construction(options: dict[str, Any], error: type, name: str) -> None:
     with pytest.raises(error, match=name):
         OpenAIProvider(**options)
+
+
+@pytest.mark.parametrize("base_url", ["http://localhost:abc/v1", "http://[::1/v1", "http://host\x00name/v1"])
+def test_a_base_url_httpx_cannot_parse_is_refused_at_construction(base_url: str) -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        OpenAIProvider(api_key="sk-test", base_url=base_url)
+
+
+def test_close_closes_the_http_client_it_made_and_leaves_a_given_one_open(http: httpx.Client) -> None:
+    made = OpenAIProvider(api_key="sk-test")
+    made.close()
+    assert made._http.is_closed
+    given = OpenAIProvider(api_key="sk-test", http_client=http)
+    given.close()
+    assert not http.is_closed
