@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 import respx
+from fake_time import FakeTime, taking
+from fake_time import jittered as shared_jittered
 from provider_payloads import OPENAI_BASE_URL, openai_completion
 
 from llm_client import (
@@ -37,26 +38,6 @@ SEED = 1234
 REQ = LLMRequest(model="gpt-4o-mini", prompt="Name the capital of France.")
 
 
-class FakeTime:
-    """A monotonic clock and a sleep that only moves it: no test waits for real."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.start = start
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def elapsed(self) -> float:
-        return self.now - self.start
-
-
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
@@ -66,22 +47,8 @@ def make_client(provider: Any, fake_time: FakeTime, **options: Any) -> LLMClient
     return LLMClient(provider, sleep=fake_time.sleep, clock=fake_time.clock, rng=random.Random(SEED), **options)
 
 
-def jittered(attempts: range, *, base: float = 0.5, cap: float = 8.0, seed: int = SEED) -> list[float]:
-    """The full-jitter waits a client seeded with ``seed`` draws after each of ``attempts``."""
-    rng = random.Random(seed)
-    return [rng.uniform(0.0, backoff_delay(a, base=base, cap=cap)) for a in attempts]
-
-
-def slow(seconds: float, fake_time: FakeTime, outcome: LLMError | str) -> Callable[[LLMRequest], str]:
-    """A scripted reply that takes ``seconds`` of (fake) time, then fails or answers."""
-
-    def reply(req: LLMRequest) -> str:
-        fake_time.now += seconds
-        if isinstance(outcome, LLMError):
-            raise outcome
-        return outcome
-
-    return reply
+def jittered(attempts: range, *, base: float = 0.5, cap: float = 8.0) -> list[float]:
+    return shared_jittered(attempts, seed=SEED, base=base, cap=cap)
 
 
 # -- answers and the cache -------------------------------------------------------------------
@@ -290,7 +257,7 @@ def test_the_per_attempt_timeout_reaches_the_http_layer(fake_time: FakeTime) -> 
 
 
 def test_the_deadline_bounds_the_whole_call_sleeps_included(fake_time: FakeTime) -> None:
-    provider = FakeProvider(default=slow(0.5, fake_time, ServerError("HTTP 503", status_code=503)))
+    provider = FakeProvider(default=taking(0.5, fake_time, ServerError("HTTP 503", status_code=503)))
     client = make_client(provider, fake_time, max_retries=50, deadline_s=5.0, backoff_base_s=1.0, backoff_cap_s=4.0)
     with pytest.raises(DeadlineExceededError) as caught:
         client.call(REQ)

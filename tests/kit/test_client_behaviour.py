@@ -12,10 +12,11 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from fake_time import FakeTime, taking
+from fake_time import jittered as shared_jittered
 from pydantic import BaseModel
 
 from llm_client import (
@@ -24,7 +25,6 @@ from llm_client import (
     FakeProvider,
     InvalidRequestError,
     LLMClient,
-    LLMError,
     LLMRequest,
     LLMTimeoutError,
     MemoryCache,
@@ -32,7 +32,6 @@ from llm_client import (
     RetriesExhaustedError,
     ServerError,
     StructuredOutputError,
-    backoff_delay,
     make_cache_key,
 )
 
@@ -48,25 +47,6 @@ class City(BaseModel):
 
 
 VALID_CITY = '{"name": "Paris", "population": 2102650}'
-
-
-@dataclass
-class FakeTime:
-    """A clock that only moves when someone sleeps on it, with a sync and an async sleep."""
-
-    now: float = 500.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 class ClientUnderTest:
@@ -91,7 +71,7 @@ MakeClient = Callable[..., ClientUnderTest]
 
 @pytest.fixture
 def fake_time() -> FakeTime:
-    return FakeTime()
+    return FakeTime(start=500.0)
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -107,22 +87,8 @@ def make_client(request: pytest.FixtureRequest, fake_time: FakeTime) -> MakeClie
     return make
 
 
-def jittered(attempts: range, *, seed: int = SEED) -> list[float]:
-    """The full-jitter waits a client seeded with ``seed`` draws after each of ``attempts`` (default curve)."""
-    rng = random.Random(seed)
-    return [rng.uniform(0.0, backoff_delay(a)) for a in attempts]
-
-
-def taking(seconds: float, fake_time: FakeTime, outcome: LLMError | str) -> Callable[[LLMRequest], str]:
-    """A scripted reply that takes ``seconds`` of fake time, then fails or answers."""
-
-    def reply(req: LLMRequest) -> str:
-        fake_time.now += seconds
-        if isinstance(outcome, LLMError):
-            raise outcome
-        return outcome
-
-    return reply
+def jittered(attempts: range) -> list[float]:
+    return shared_jittered(attempts, seed=SEED)
 
 
 # -- attempts and sleeps ----------------------------------------------------------------------
