@@ -88,5 +88,5 @@ def make_cache_key(req: LLMRequest) -> str:
     """
     if not isinstance(req, LLMRequest):
         raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
-    # TODO(ex1): write make_cache_key; notebooks/03_ex1_cache_key.ipynb walks you through it.
-    raise NotImplementedError("ex1: make_cache_key is not written yet (see notebooks/03_ex1_cache_key.ipynb)")
+    # TODO(ex1): write make_cache_key; notebooks/02_ex1_cache_key.ipynb walks you through it.
+    raise NotImplementedError("ex1: make_cache_key is not written yet (see notebooks/02_ex1_cache_key.ipynb)")

@@ -56,8 +56,8 @@ def rate_limit_delay(
     check_number("max_retry_after_s", max_retry_after_s, minimum=0.0)
     if not callable(backoff):
         raise TypeError(f"backoff must be callable, got {type(backoff).__name__}")
-    # TODO(ex3): write rate_limit_delay; notebooks/05_ex3_rate_limits.ipynb walks you through it.
-    raise NotImplementedError("ex3: rate_limit_delay is not written yet (see notebooks/05_ex3_rate_limits.ipynb)")
+    # TODO(ex3): write rate_limit_delay; notebooks/04_ex3_rate_limits.ipynb walks you through it.
+    raise NotImplementedError("ex3: rate_limit_delay is not written yet (see notebooks/04_ex3_rate_limits.ipynb)")
 
 
 @dataclass(frozen=True)

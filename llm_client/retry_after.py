@@ -32,8 +32,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     if not isinstance(headers, Mapping):
         raise TypeError(f"headers must be a mapping of header names to values, got {type(headers).__name__}")
     now = time.time() if now is None else check_number("now", now)
-    # TODO(ex3): write parse_retry_after; notebooks/05_ex3_rate_limits.ipynb walks you through it.
-    raise NotImplementedError("ex3: parse_retry_after is not written yet (see notebooks/05_ex3_rate_limits.ipynb)")
+    # TODO(ex3): write parse_retry_after; notebooks/04_ex3_rate_limits.ipynb walks you through it.
+    raise NotImplementedError("ex3: parse_retry_after is not written yet (see notebooks/04_ex3_rate_limits.ipynb)")
 
 
 def _parse_seconds(value: str | None) -> float | None:

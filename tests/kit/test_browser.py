@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = "04_ex2_backoff_jitter.ipynb"
+NOTEBOOK = "03_ex2_backoff_jitter.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -288,7 +288,7 @@ def _run_all_cells(sync_api: Any, lab: Lab) -> PageRun:
                 page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
                 page.wait_for_function(_ALL_RUN, polling=250)
             except Exception:
-                page.screenshot(path=str(ARTIFACTS / "04_ex2_backoff_jitter-failure.png"))
+                page.screenshot(path=str(ARTIFACTS / "03_ex2_backoff_jitter-failure.png"))
                 raise
             state = page.evaluate(_PAGE_STATE)
             errors = page.locator(f"{ERROR_OUTPUT}, .jp-OutputArea-output.jp-RenderedText[data-mime-type*=error]")
@@ -300,10 +300,10 @@ def _run_all_cells(sync_api: Any, lab: Lab) -> PageRun:
             if images:
                 page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
                 page.wait_for_timeout(300)
-                page.screenshot(path=str(ARTIFACTS / "04_ex2_backoff_jitter-plot.png"))
+                page.screenshot(path=str(ARTIFACTS / "03_ex2_backoff_jitter-plot.png"))
             page.locator(".jp-Notebook .jp-CodeCell").last.scroll_into_view_if_needed()
             page.wait_for_timeout(300)
-            page.screenshot(path=str(ARTIFACTS / "04_ex2_backoff_jitter-check.png"))
+            page.screenshot(path=str(ARTIFACTS / "03_ex2_backoff_jitter-check.png"))
             context.close()
         finally:
             browser.close()
@@ -324,4 +324,4 @@ def test_an_exercise_notebook_runs_in_jupyterlab_with_run_all_cells(jupyterlab: 
         assert earned and earned.group(1) == earned.group(2) != "0", "the check cell did not show full marks"
         assert run.check_cell_results == 0, "the check cell shows check()'s return value under its table"
     assert run.blocked == [], f"the page tried to leave the machine: {run.blocked}"
-    assert (ARTIFACTS / "04_ex2_backoff_jitter-plot.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "03_ex2_backoff_jitter-plot.png").stat().st_size > 10_000

@@ -41,15 +41,15 @@ CATALOG = ROOT / "exercises.toml"
 REQUIRED = [
     "00_start_here.ipynb",
     "01_reliability_boundary.ipynb",
-    "03_ex1_cache_key.ipynb",
-    "04_ex2_backoff_jitter.ipynb",
-    "05_ex3_rate_limits.ipynb",
+    "02_ex1_cache_key.ipynb",
+    "03_ex2_backoff_jitter.ipynb",
+    "04_ex3_rate_limits.ipynb",
     "06_ex4_structured_output.ipynb",
     "07_ex5_provider_call.ipynb",
     "08_putting_it_together.ipynb",
 ]
 NAMES = sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))
-#: The exercise notebooks ("05_ex3_rate_limits.ipynb") and the exercise each one teaches.
+#: The exercise notebooks ("04_ex3_rate_limits.ipynb") and the exercise each one teaches.
 EXERCISE_OF = {name: match.group(1) for name in NAMES if (match := re.match(r"^\d\d_(ex\d+)_", name))}
 #: Notebooks that need no exercise solved: against the learner package they show no error at all.
 NEEDS_NO_EXERCISE = ["00_start_here.ipynb", "01_reliability_boundary.ipynb"]
@@ -117,7 +117,7 @@ def _run_reference(names: list[str], junit: Path) -> ReferenceRun:
     cells: dict[str, list[tuple[str, float, str | None]]] = {}
     if junit.is_file():
         for case in ElementTree.parse(junit).getroot().iter("testcase"):
-            classname = case.get("classname") or ""  # "notebooks.03_ex1_cache_key.ipynb"
+            classname = case.get("classname") or ""  # "notebooks.02_ex1_cache_key.ipynb"
             notebook = next((name for name in names if classname.endswith(name)), classname)
             problem = next((child for child in case if child.tag in ("failure", "error")), None)
             failure = None if problem is None else (problem.get("message") or "") + "\n" + (problem.text or "")
