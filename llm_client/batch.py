@@ -184,7 +184,7 @@ async def arun_batch(
     ``client`` is an :class:`~llm_client.AsyncLLMClient` (anything whose
     ``call(req)`` is a coroutine returning text). Returns, in request order,
     each text or the LLMError its request ended with. With ``limiter``, each
-    attempt first waits for its turn (``limiter.acquire_async``). ``progress``
+    attempt first waits for its turn (``limiter.aacquire``). ``progress``
     shows a tqdm bar with the count of failures. When the batch is cancelled
     or a task raises anything but an LLMError, every task is cancelled first.
     """

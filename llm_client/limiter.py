@@ -10,7 +10,7 @@ order, each told its own wait, and nobody polls.
 :class:`RateLimiter` puts one or two buckets (requests per second, and
 optionally tokens per minute) behind a lock, with an injectable clock and
 sleep, for threads (:meth:`RateLimiter.acquire`) and for asyncio
-(:meth:`RateLimiter.acquire_async`). :class:`PacedProvider` makes every
+(:meth:`RateLimiter.aacquire`). :class:`PacedProvider` makes every
 attempt of a provider wait for its turn, retries included: a retry that
 skipped the queue would take the turn of the request behind it, and at a pace
 right at the provider's limit that request would then get a 429 too. Times
@@ -161,7 +161,7 @@ class RateLimiter:
             self._sleep(wait)
         return wait
 
-    async def acquire_async(self, tokens: int = 0) -> float:
+    async def aacquire(self, tokens: int = 0) -> float:
         """Wait (without blocking the event loop) until a request of ``tokens`` tokens may be sent.
 
         Returns the seconds waited.
@@ -206,7 +206,7 @@ class PacedProvider:
 
     async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
         """Wait for a turn (without blocking the event loop), then make the wrapped provider's attempt."""
-        await self.limiter.acquire_async(self._tokens(req))
+        await self.limiter.aacquire(self._tokens(req))
         response: LLMResponse = await self.provider.acomplete(req, timeout_s=timeout_s)
         return response
 

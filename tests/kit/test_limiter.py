@@ -97,12 +97,12 @@ def test_acquire_spaces_requests_one_interval_apart_and_reports_the_wait() -> No
     assert fake.async_slept == []
 
 
-def test_acquire_async_waits_with_the_async_sleep_only() -> None:
+def test_aacquire_waits_with_the_async_sleep_only() -> None:
     fake = FrozenClock()
     paced = limiter(fake, 10.0)
 
     async def three() -> list[float]:
-        return [await paced.acquire_async() for _ in range(3)]
+        return [await paced.aacquire() for _ in range(3)]
 
     assert [round(w, 9) for w in asyncio.run(three())] == [0.0, 0.1, 0.2]
     assert fake.async_slept == [0.1, 0.2]
@@ -165,7 +165,7 @@ def test_tasks_wait_in_the_order_they_asked() -> None:
     order: list[tuple[int, float]] = []
 
     async def one(n: int) -> None:
-        order.append((n, round(await paced.acquire_async(), 9)))
+        order.append((n, round(await paced.aacquire(), 9)))
 
     async def all_of_them() -> None:
         await asyncio.gather(*(one(n) for n in range(5)))
