@@ -15,10 +15,17 @@ Gradescope results.json with ``--grade-report PATH``.
 
 from __future__ import annotations
 
+import sys
+
+# Before anything that needs Python 3.11 (the grader reads its catalog with tomllib): say so plainly and stop.
+if sys.version_info < (3, 11):  # noqa: UP036
+    _you_have = ".".join(str(part) for part in sys.version_info[:3])
+    print(f"this course needs Python 3.11 or newer; you have {_you_have}", file=sys.stderr)
+    raise SystemExit(4)  # pytest's exit code for a usage error
+
 import argparse
 import importlib.util
 import os
-import sys
 from pathlib import Path
 from types import ModuleType
 
