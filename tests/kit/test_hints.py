@@ -1,0 +1,218 @@
+"""Hints nudge, they never answer; and no answer ships in the learner package.
+
+- Every catalog hint (and every "where to begin" line) is one line of prose: it
+  shares no statement or expression of 20 characters or more, no run of 20
+  characters of code and no whole line with any reference answer (the blocks
+  between ``# BEGIN SOLUTION`` and ``# END SOLUTION``), and it reads as prose,
+  not as code (no calls, assignments, comparisons or attribute chains).
+- The learner package (``llm_client/``) holds none of the statements of any
+  reference answer, in any file: an answer copied into another module (an
+  async twin, a second provider) would hand it to the learner.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS = ROOT / "solutions" / "llm_client"
+LEARNER = ROOT / "llm_client"
+CATALOG = ROOT / "exercises.toml"
+
+#: The shortest code shared with an answer that counts as giving it away, in characters.
+SHARED_CODE = 20
+#: The longest hint, in characters: one line in the grader's table (wrapped) and in a notebook.
+HINT_LENGTH = 240
+#: Shorter statements (``return 0.0``, ``continue``) say nothing of an answer and occur everywhere.
+TELLING_STATEMENT = 40
+
+_BLOCK = re.compile(r"^[ \t]*# BEGIN SOLUTION (ex\d+)[ \t]*\n(.*?)^[ \t]*# END SOLUTION", re.DOTALL | re.MULTILINE)
+
+#: What code looks like in a sentence: a call, an assignment or keyword argument, a comparison,
+#: a power, an arrow, an attribute chain on self or a module, a subscript, a lambda.
+CODE_LIKE = {
+    "a call": re.compile(r"[\w\])]\("),
+    "an assignment or keyword argument": re.compile(r"\w\s*(?<![=!<>])=(?!=)\s*[\w\"'(\[{-]"),
+    "a comparison": re.compile(r"==|!=|<=|>=|\bis not None\b|\bis None\b"),
+    "a power or an arrow": re.compile(r"\*\*|->"),
+    "a dotted name": re.compile(r"\b[a-z_]\w*\.(?!py\b|ipynb\b|toml\b)[a-z_]\w*"),
+    "a subscript": re.compile(r"\w\[[^\]]*\]"),
+    "a keyword of code": re.compile(r"\b(lambda|def|elif|isinstance|from exc|return [a-z_]+\b\()"),
+}
+
+
+def _normalize(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _catalog() -> list[dict[str, object]]:
+    entries: list[dict[str, object]] = tomllib.loads(CATALOG.read_text(encoding="utf-8"))["exercise"]
+    return entries
+
+
+def _texts() -> list[tuple[str, str]]:
+    """(where, text) for every hint and every "where to begin" line of the catalog."""
+    texts: list[tuple[str, str]] = []
+    for entry in _catalog():
+        hints = entry["hints"]
+        assert isinstance(hints, list)
+        texts.extend((f"{entry['id']} hint {n}", str(hint)) for n, hint in enumerate(hints, start=1))
+        if "start" in entry:
+            texts.append((f"{entry['id']} start", str(entry["start"])))
+    return texts
+
+
+def _answers() -> list[tuple[str, str]]:
+    """(exercise, dedented body) of every reference answer block."""
+    blocks = [
+        (exercise, textwrap.dedent(body))
+        for path in sorted(SOLUTIONS.rglob("*.py"))
+        for exercise, body in _BLOCK.findall(path.read_text(encoding="utf-8"))
+    ]
+    assert blocks, f"no answer blocks under {SOLUTIONS}"
+    return blocks
+
+
+def _nodes(body: str) -> list[ast.AST]:
+    tree = ast.parse(body)  # a block is whole statements; return/continue parse outside their function or loop
+    return [node for node in ast.walk(tree) if isinstance(node, ast.stmt | ast.expr)]
+
+
+def _fragments(body: str) -> set[str]:
+    """Every statement and expression of an answer, as code, that is long enough to give something away."""
+    texts = {_normalize(ast.unparse(node)) for node in _nodes(body) if not isinstance(node, ast.Name | ast.Constant)}
+    return {text for text in texts if len(text) >= SHARED_CODE and not re.fullmatch(r"[\w.]+", text)}
+
+
+def _statements(body: str) -> set[str]:
+    return {
+        text
+        for node in _nodes(body)
+        if isinstance(node, ast.stmt) and len(text := ast.unparse(node)) >= TELLING_STATEMENT
+    }
+
+
+def _code_only(body: str) -> str:
+    """The answer's code with comments and the words inside string literals removed, whitespace collapsed."""
+    lines = []
+    for line in body.splitlines():
+        line = re.sub(r"\"[^\"]*\"|'[^']*'", '""', line)
+        lines.append(line.split("#", 1)[0])
+    return _normalize(" ".join(lines))
+
+
+def _lines(body: str) -> set[str]:
+    return {
+        stripped for line in body.splitlines() if len(stripped := line.strip()) >= 12 and not stripped.startswith("#")
+    }
+
+
+def _shared_run(text: str, code: str, length: int = SHARED_CODE) -> str | None:
+    """The first run of ``length`` characters of ``text`` that also occurs in ``code``.
+
+    Words cut at the run's edges are dropped first, and what is left must be more than one
+    name (the function to write, the error to raise: the notebooks name them too).
+    """
+    flat = _normalize(text)
+    for start in range(len(flat) - length + 1):
+        run = flat[start : start + length]
+        if run not in code:
+            continue
+        whole = re.sub(r"^\w+", "", run) if start > 0 and flat[start - 1].isalnum() else run
+        end = start + length
+        whole = re.sub(r"\w+$", "", whole) if end < len(flat) and flat[end].isalnum() else whole
+        if len(re.findall(r"\w+", whole)) > 1 or re.search(r"[()\[\]{}=<>*+/%]", whole):
+            return run
+    return None
+
+
+def _gives_away(text: str, body: str) -> list[str]:
+    flat = _normalize(text)
+    found = [f"the code {fragment!r}" for fragment in sorted(_fragments(body)) if fragment in flat]
+    found += [f"the line {line!r}" for line in sorted(_lines(body)) if _normalize(line) in flat]
+    if (run := _shared_run(text, _code_only(body))) is not None:
+        found.append(f"the run {run!r}")
+    return found
+
+
+# -- the checks proven on made-up hints first -------------------------------------------------
+
+ANSWER = """\
+if status == 429:
+    return RateLimitError(described, retry_after=parse_retry_after(response.headers), **kwargs)
+return min(cap, math.ldexp(base, attempt))
+"""
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        "return min(cap, math.ldexp(base, attempt))",
+        "Use min(cap, math.ldexp(base, attempt)) here.",
+        "A 429 is RateLimitError(described, retry_after=parse_retry_after(response.headers), **kwargs).",
+        "read it with parse_retry_after(response.headers) first",
+    ],
+)
+def test_a_hint_holding_answer_code_is_caught(hint: str) -> None:
+    assert _gives_away(hint, ANSWER)
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        "A 429 means slow down: use the wait the server asked for when it sent one.",
+        "The cap wins once doubling the base would pass it; decide that before multiplying.",
+    ],
+)
+def test_a_hint_in_prose_passes(hint: str) -> None:
+    assert _gives_away(hint, ANSWER) == []
+    assert [kind for kind, pattern in CODE_LIKE.items() if pattern.search(hint)] == []
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        "call math.ldexp(base, attempt)",
+        "set delay = base",
+        "check attempt >= log2 of the ratio",
+        "base * 2**attempt",
+        "use self.headers first",
+        "json.dumps with sort_keys",
+        "look at headers['retry-after']",
+        "return error.retry_after when it is set",
+    ],
+)
+def test_a_code_like_hint_is_caught(hint: str) -> None:
+    assert [kind for kind, pattern in CODE_LIKE.items() if pattern.search(hint)]
+
+
+# -- the catalog ------------------------------------------------------------------------------
+
+
+def test_every_exercise_says_where_to_begin_and_has_hints() -> None:
+    for entry in _catalog():
+        start, files = str(entry.get("start", "")), entry["files"]
+        assert isinstance(files, list)
+        assert start.startswith("Begin in "), f"{entry['id']}: start must say where to begin, got {start!r}"
+        assert files[0] in start and Path(str(entry["notebook"])).stem in start, (
+            f"{entry['id']}: start must name {files[0]} and the notebook"
+        )
+
+
+@pytest.mark.parametrize(("where", "text"), _texts())
+def test_each_hint_is_one_line_of_prose(where: str, text: str) -> None:
+    assert "\n" not in text and len(text) <= HINT_LENGTH, f"{where} is not one line of at most {HINT_LENGTH} chars"
+    kinds = [kind for kind, pattern in CODE_LIKE.items() if pattern.search(text)]
+    assert kinds == [], f"{where} reads as code ({', '.join(kinds)}): {text}"
+
+
+@pytest.mark.parametrize(("where", "text"), _texts())
+def test_no_hint_shares_code_with_any_reference_answer(where: str, text: str) -> None:
+    shared = {exercise: found for exercise, body in _answers() if (found := _gives_away(text, body))}
+    assert shared == {}, f"{where} gives an answer away: {shared}"
