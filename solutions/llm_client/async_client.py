@@ -7,8 +7,8 @@ is the same code:
   (the base class both clients share);
 - every retry decision: timeouts, which errors are retried, Retry-After,
   backoff, the deadline (:class:`~llm_client.retry.RetryState`);
-- structured mode's repair loop, which is ``LLMClient.call_structured`` itself,
-  replayed (see :class:`_StructuredReplay`).
+- structured output's flow (:func:`~llm_client.structured.structured_flow`),
+  which both clients drive, each awaiting in its own way.
 
 The cache is called directly from the event loop: ``MemoryCache`` takes
 microseconds; an ``SQLiteCache`` read or write blocks the loop for as long as
@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
 
 from pydantic import BaseModel
 
-from llm_client.caches import Cache
-from llm_client.client import LLMClient, _ClientBase
+from llm_client.client import _ClientBase
 from llm_client.errors import LLMError
 from llm_client.providers.base import AsyncProvider, LLMResponse
-from llm_client.providers.fake import FakeProvider
-from llm_client.request import LLMRequest, make_cache_key
+from llm_client.request import LLMRequest
 from llm_client.retry import RetryPolicy
 
 __all__ = ["AsyncLLMClient"]
@@ -56,45 +53,16 @@ class AsyncLLMClient(_ClientBase[AsyncProvider]):
 
     _provider_method = "acomplete"
 
-    def __init__(
-        self,
-        provider: AsyncProvider,
-        *,
-        cache: Cache | None = None,
-        max_retries: int = 2,
-        timeout_s: float = 30.0,
-        deadline_s: float | None = None,
-        max_retry_after_s: float = 60.0,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
-        key_fn: Callable[[LLMRequest], str] = make_cache_key,
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 8.0,
-    ) -> None:
-        given: object = sleep
-        if given is time.sleep:
+    _default_sleep = staticmethod(asyncio.sleep)
+
+    def _check_sleep(self, sleep: Callable[[float], object]) -> None:
+        if sleep is time.sleep:
             raise TypeError("sleep must be an async function such as asyncio.sleep, got time.sleep")
-        super().__init__(
-            provider,
-            cache=cache,
-            max_retries=max_retries,
-            timeout_s=timeout_s,
-            deadline_s=deadline_s,
-            max_retry_after_s=max_retry_after_s,
-            sleep=sleep,
-            clock=clock,
-            rng=rng,
-            key_fn=key_fn,
-            backoff_base_s=backoff_base_s,
-            backoff_cap_s=backoff_cap_s,
-        )
-        self._async_sleep = sleep
 
     # -- the pieces ------------------------------------------------------------------------
 
     async def _pause(self, seconds: float) -> None:
-        waiting = self._async_sleep(seconds)
+        waiting = self._sleep(seconds)
         if not inspect.isawaitable(waiting):
             raise TypeError(f"sleep must return an awaitable (use asyncio.sleep), got {type(waiting).__name__}")
         await waiting
@@ -143,27 +111,18 @@ class AsyncLLMClient(_ClientBase[AsyncProvider]):
         """Return a validated ``schema`` instance: :meth:`LLMClient.call_structured
         <llm_client.LLMClient.call_structured>`, awaited.
 
-        The repair loop is LLMClient's own, run again from the start each time
-        it needs a new answer (at most ``max_repairs + 1`` times), with the
-        answers awaited so far; so both clients validate, repair, cache and
-        fail in exactly the same way.
+        Drives the same flow as LLMClient, awaiting each answer.
         """
-        answers: list[str] = []
+        call = self._begin_structured(req, schema, max_repairs, timeout_s, max_retries, use_cache)
+        if call.cached is not None:
+            return call.cached
+        asked = next(call.flow)
         while True:
+            text = await self.call(asked, timeout_s=timeout_s, max_retries=max_retries, use_cache=False)
             try:
-                return _StructuredReplay(self, answers).call_structured(
-                    req,
-                    schema,
-                    max_repairs=max_repairs,
-                    timeout_s=timeout_s,
-                    max_retries=max_retries,
-                    use_cache=use_cache,
-                )
-            except _AnswerNeeded as needed:
-                if len(answers) > max_repairs:
-                    raise AssertionError("call_structured asked for more answers than max_repairs allows") from None
-                text = await self.call(needed.request, timeout_s=timeout_s, max_retries=max_retries, use_cache=False)
-                answers.append(text)
+                asked = call.flow.send(text)
+            except StopIteration as done:
+                return self._keep_structured(call, done)
 
     async def aclose(self) -> None:
         """Close what the provider opened (its ``aclose``, when it has one)."""
@@ -181,41 +140,3 @@ class AsyncLLMClient(_ClientBase[AsyncProvider]):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-class _AnswerNeeded(BaseException):
-    """Stops a replay at the first request it has no answer for (control flow, like StopIteration)."""
-
-    def __init__(self, request: LLMRequest) -> None:
-        super().__init__(request)
-        self.request = request
-
-
-class _StructuredReplay(LLMClient):
-    """``LLMClient.call_structured`` without I/O: its ``call`` returns ``answers`` in order.
-
-    The first call past them raises :class:`_AnswerNeeded` with the request
-    to send; AsyncLLMClient awaits that request's answer, appends it, and runs
-    the replay again. Parsing and repair prompts are deterministic, so every
-    run repeats the calls before it exactly. Cache look-ups and writes go to
-    the async client's cache, with its key function.
-    """
-
-    def __init__(self, owner: AsyncLLMClient, answers: list[str]) -> None:
-        super().__init__(FakeProvider(default=None), cache=owner.cache, key_fn=owner._key_fn, clock=owner._clock)
-        self.policy = owner.policy
-        self._answers = answers
-        self._used = 0
-
-    def call(
-        self,
-        req: LLMRequest,
-        *,
-        timeout_s: float | None = None,
-        max_retries: int | None = None,
-        use_cache: bool = True,
-    ) -> str:
-        if self._used < len(self._answers):
-            self._used += 1
-            return self._answers[self._used - 1]
-        raise _AnswerNeeded(req)

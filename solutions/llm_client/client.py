@@ -12,7 +12,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, Generic, NamedTuple, Self, TypeVar
 
@@ -20,12 +20,11 @@ from pydantic import BaseModel, ValidationError
 
 from llm_client.caches import Cache
 from llm_client.checks import check_int
-from llm_client.errors import LLMError, StructuredOutputError
+from llm_client.errors import LLMError
 from llm_client.logs import log_event
 from llm_client.providers.base import LLMResponse, Provider
 from llm_client.request import LLMRequest, make_cache_key
 from llm_client.retry import RetryPolicy, RetryState
-from llm_client.structured import check_schema, parse_structured, repair_prompt, schema_cache_key
 
 __all__ = ["LLMClient", "new_request_id"]
 
@@ -63,15 +62,25 @@ class _Call(NamedTuple):
     cached: str | None
 
 
-class _ClientBase(Generic[P]):
-    """The settings, their checks, and the cache look-up shared by LLMClient and AsyncLLMClient.
+class _StructuredCall(NamedTuple, Generic[T]):
+    """One structured call as it starts: its cache key (or None), the cached object (or None), and its flow."""
 
-    The arguments are LLMClient's; ``_provider_method`` names the method the
-    provider must have. Each subclass adds only its own retry loop over
-    :class:`~llm_client.retry.RetryState`.
+    key: str | None
+    cached: T | None
+    flow: Generator[LLMRequest, str, T]
+
+
+class _ClientBase(Generic[P]):
+    """The settings, declared once, and everything but the waiting, shared by LLMClient and AsyncLLMClient.
+
+    The keyword arguments are the settings of both clients (see
+    :class:`LLMClient`); a subclass names the provider method it calls
+    (``_provider_method``) and the ``sleep`` it uses by default
+    (``_default_sleep``), and adds only the loops that wait.
     """
 
     _provider_method = "complete"
+    _default_sleep: Callable[[float], object] = staticmethod(time.sleep)
 
     def __init__(
         self,
@@ -82,7 +91,7 @@ class _ClientBase(Generic[P]):
         timeout_s: float = 30.0,
         deadline_s: float | None = None,
         max_retry_after_s: float = 60.0,
-        sleep: Callable[[float], object] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         key_fn: Callable[[LLMRequest], str] = make_cache_key,
@@ -97,7 +106,9 @@ class _ClientBase(Generic[P]):
             raise TypeError(f"cache must have get(key) and set(key, value) methods, got {type(cache).__name__}")
         if rng is not None and not isinstance(rng, random.Random):
             raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
+        sleep = type(self)._default_sleep if sleep is None else sleep
         _check_callable("sleep", sleep)
+        self._check_sleep(sleep)
         _check_callable("clock", clock)
         _check_callable("key_fn", key_fn)
         self.provider = provider
@@ -114,6 +125,9 @@ class _ClientBase(Generic[P]):
         self._clock = clock
         self._rng = rng
         self._key_fn = key_fn
+
+    def _check_sleep(self, sleep: Callable[[float], object]) -> None:
+        """Refuse a ``sleep`` this client cannot use (a subclass's check; any callable will do here)."""
 
     def __repr__(self) -> str:
         return (
@@ -157,6 +171,41 @@ class _ClientBase(Generic[P]):
         if call.key is not None and self.cache is not None:
             self.cache.set(call.key, text)
         return text
+
+    def _begin_structured(
+        self,
+        req: LLMRequest,
+        schema: type[T],
+        max_repairs: int,
+        timeout_s: float | None,
+        max_retries: int | None,
+        use_cache: bool,
+    ) -> _StructuredCall[T]:
+        """Check a structured call's arguments, look in the cache, and start its flow."""
+        from llm_client import structured  # the exercise's module, loaded when a structured call needs it
+
+        _check_request(req)
+        structured.check_schema(schema)
+        _check_flag("use_cache", use_cache)
+        check_int("max_repairs", max_repairs, minimum=0)
+        self._policy_for(timeout_s, max_retries)  # validate before any network call
+        key = structured.schema_cache_key(self._key_fn(req), schema) if use_cache and self.cache is not None else None
+        text = self._cached(key, req, new_request_id())
+        cached = None
+        if text is not None:
+            try:
+                cached = schema.model_validate_json(text)
+            except ValidationError:
+                pass  # an entry from an older schema: treat as a miss and overwrite it
+        return _StructuredCall(key, cached, structured.structured_flow(req, schema, max_repairs=max_repairs))
+
+    def _keep_structured(self, call: _StructuredCall[T], done: StopIteration) -> T:
+        """Cache the validated result the flow returned in ``done`` (when the call uses the cache); return it."""
+        result: T = done.value
+        if call.key is not None and self.cache is not None:
+            # by_alias and round_trip: the stored JSON must validate again on the next hit.
+            self.cache.set(call.key, result.model_dump_json(by_alias=True, round_trip=True))
+        return result
 
 
 class LLMClient(_ClientBase[Provider]):
@@ -250,36 +299,13 @@ class LLMClient(_ClientBase[Provider]):
         StructuredOutputError is raised. Only valid output is cached, under a
         key that includes the schema.
         """
-        _check_request(req)
-        check_schema(schema)
-        _check_flag("use_cache", use_cache)
-        check_int("max_repairs", max_repairs, minimum=0)
-        self._policy_for(timeout_s, max_retries)  # validate before any network call
-        key = schema_cache_key(self._key_fn(req), schema) if use_cache and self.cache is not None else None
-        cached = self._cached(key, req, new_request_id())
-        if cached is not None:
-            try:
-                return schema.model_validate_json(cached)
-            except ValidationError:
-                pass  # an entry from an older schema: treat as a miss and overwrite it
-        # BEGIN SOLUTION ex4
-        asked = req
-        for repair in range(max_repairs + 1):
+        call = self._begin_structured(req, schema, max_repairs, timeout_s, max_retries, use_cache)
+        if call.cached is not None:
+            return call.cached
+        asked = next(call.flow)
+        while True:
             text = self.call(asked, timeout_s=timeout_s, max_retries=max_retries, use_cache=False)
             try:
-                result = parse_structured(text, schema)
-            except StructuredOutputError as exc:
-                if repair == max_repairs:
-                    raise StructuredOutputError(
-                        f"no valid {schema.__name__} after {repair + 1} answer(s): {exc.message}",
-                        raw_text=exc.raw_text,
-                        validation_errors=exc.validation_errors,
-                    ) from exc
-                asked = dataclasses.replace(req, prompt=repair_prompt(req.prompt, text, exc.validation_errors))
-                continue
-            if key is not None and self.cache is not None:
-                # by_alias and round_trip: the stored JSON must validate again on the next hit.
-                self.cache.set(key, result.model_dump_json(by_alias=True, round_trip=True))
-            return result
-        raise AssertionError("unreachable: the last repair raises")
-        # END SOLUTION
+                asked = call.flow.send(text)
+            except StopIteration as done:
+                return self._keep_structured(call, done)

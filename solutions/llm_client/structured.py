@@ -1,17 +1,44 @@
-"""Structured output: turn model text into a validated pydantic object, or say exactly why not."""
+"""Structured output: turn model text into a validated pydantic object, or say exactly why not.
+
+The whole conversation is one flow without I/O, :func:`structured_flow`: a
+generator that yields each request to send and receives each answer's text
+(``flow.send(text)``), the way httpx's ``Auth.auth_flow`` yields requests and
+receives responses. It ends by returning the validated object, or by raising
+StructuredOutputError. LLMClient and AsyncLLMClient each drive it in a few
+lines, so both validate, repair and fail in exactly the same way.
+
+The flow itself is two decisions, each a plain function:
+
+- :func:`parse_structured`: is this text a valid answer? (parse, then validate);
+- :func:`ask_again`: after a rejected answer, the request that asks again with
+  the errors fed back (:func:`repair_prompt`), or the error that ends the call.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
-from typing import Any, TypeVar
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from llm_client.errors import StructuredOutputError
 
-__all__ = ["check_schema", "extract_json", "parse_structured", "repair_prompt", "schema_cache_key"]
+if TYPE_CHECKING:
+    from llm_client.request import LLMRequest
+
+__all__ = [
+    "ask_again",
+    "check_schema",
+    "extract_json",
+    "parse_structured",
+    "repair_prompt",
+    "schema_cache_key",
+    "structured_flow",
+]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -59,6 +86,56 @@ def parse_structured(text: str, schema: type[T]) -> T:
             validation_errors=errors,
         ) from exc
     # END SOLUTION
+
+
+def ask_again(req: LLMRequest, error: StructuredOutputError, *, answers: int, max_repairs: int) -> LLMRequest:
+    """The request to send after the ``answers``-th rejected answer (counted from 1), or the error that ends the call.
+
+    ``error`` is what :func:`parse_structured` raised for the rejected answer.
+    While repairs are left (``answers <= max_repairs``), returns ``req`` with
+    its prompt replaced by ``repair_prompt(req.prompt, error.raw_text,
+    error.validation_errors)``: the same model, the original task, the rejected
+    answer and what was wrong with it. Otherwise raises StructuredOutputError
+    carrying the last answer's ``raw_text`` and ``validation_errors``, chained
+    to ``error``.
+    """
+    # BEGIN SOLUTION ex4
+    if answers > max_repairs:
+        raise StructuredOutputError(
+            f"no valid answer after {answers} answer(s): {error.message}",
+            raw_text=error.raw_text,
+            validation_errors=error.validation_errors,
+        ) from error
+    return dataclasses.replace(req, prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))
+    # END SOLUTION
+
+
+def structured_flow(req: LLMRequest, schema: type[T], *, max_repairs: int) -> Generator[LLMRequest, str, T]:
+    """The structured-output conversation for ``req``, without I/O.
+
+    Yields each request to send (``req`` first) and expects the text of its
+    answer back through ``send``; returns (``StopIteration.value``) the first
+    answer that validates against ``schema``, after at most ``max_repairs + 1``
+    answers, or raises StructuredOutputError. Driving it::
+
+        flow = structured_flow(req, schema, max_repairs=1)
+        asked = next(flow)
+        while True:
+            text = ...  # send ``asked``, get its text
+            try:
+                asked = flow.send(text)
+            except StopIteration as done:
+                return done.value
+    """
+    asked = req
+    answers = 0
+    while True:
+        text = yield asked
+        answers += 1
+        try:
+            return parse_structured(text, schema)
+        except StructuredOutputError as exc:
+            asked = ask_again(req, exc, answers=answers, max_repairs=max_repairs)
 
 
 def repair_prompt(original_prompt: str, bad_text: str, errors: list[dict[str, Any]]) -> str:

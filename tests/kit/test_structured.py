@@ -18,7 +18,7 @@ from llm_client import (
     StructuredOutputError,
     parse_structured,
 )
-from llm_client.structured import extract_json, repair_prompt, schema_cache_key
+from llm_client.structured import ask_again, extract_json, repair_prompt, schema_cache_key, structured_flow
 
 pytestmark = pytest.mark.kit
 
@@ -110,6 +110,40 @@ def test_schema_cache_key_differs_per_schema_and_from_the_plain_key() -> None:
     assert schema_cache_key(base, Person) != schema_cache_key(base, City)
     assert schema_cache_key(base, Person) != base
     assert schema_cache_key(base, Person) != schema_cache_key("1" * 64, Person)
+
+
+# -- the flow, without I/O -------------------------------------------------------------------
+
+
+def test_the_flow_yields_each_request_and_returns_the_first_valid_answer() -> None:
+    flow = structured_flow(REQ, Person, max_repairs=2)
+    assert next(flow) == REQ
+    repair = flow.send('{"name": "Ada", "age": "old"}')
+    assert repair.model == REQ.model and repair.prompt.startswith(REQ.prompt) and '"old"' in repair.prompt
+    with pytest.raises(StopIteration) as done:
+        flow.send('{"name": "Ada", "age": 36}')
+    assert done.value.value == Person(name="Ada", age=36)
+
+
+def test_the_flow_raises_after_max_repairs_plus_one_rejected_answers() -> None:
+    flow = structured_flow(REQ, Person, max_repairs=1)
+    next(flow)
+    flow.send("not json")
+    with pytest.raises(StructuredOutputError) as info:
+        flow.send('{"name": "Ada"}')
+    assert info.value.raw_text == '{"name": "Ada"}'
+    assert ("age",) in [tuple(e["loc"]) for e in info.value.validation_errors]
+
+
+def test_ask_again_repairs_while_repairs_are_left_then_gives_up_chained() -> None:
+    error = StructuredOutputError("bad", raw_text="oops", validation_errors=[{"loc": ("age",), "msg": "missing"}])
+    again = ask_again(REQ, error, answers=1, max_repairs=1)
+    assert again.prompt == repair_prompt(REQ.prompt, "oops", error.validation_errors)
+    assert again.model == REQ.model and again.system_prompt == REQ.system_prompt
+    with pytest.raises(StructuredOutputError) as info:
+        ask_again(REQ, error, answers=2, max_repairs=1)
+    assert info.value.__cause__ is error
+    assert info.value.raw_text == "oops" and info.value.validation_errors == error.validation_errors
 
 
 # -- call_structured -------------------------------------------------------------------------
