@@ -352,6 +352,74 @@ def test_no_cell_shows_the_points_check_returns_under_its_table(name: str) -> No
     assert shown == [], f"{name}: end the cell with `points = check(...)`, not a bare check(...): {shown}"
 
 
+#: "**Time:** about 20 minutes (core session)." in each notebook's first cell.
+TIME = re.compile(r"\*\*Time:\*\* about (\d+) minutes \((core session|homework|optional)[^)]*\)\.")
+#: The lesson is one session of 90 to 150 minutes; the core path must fit it.
+SESSION_MINUTES = (90, 150)
+#: What every notebook's closing references must cite.
+REFERENCES = [
+    "rfc9110#section-10.2.3",  # Retry-After
+    "rfc9110#section-5.6.7",  # HTTP-date
+    "aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter",
+    "platform.openai.com/docs/guides/rate-limits",
+    "platform.openai.com/docs/guides/error-codes",
+    "docs.claude.com/en/api/rate-limits",
+    "docs.claude.com/en/api/errors",
+    "tenacity.readthedocs.io",
+    "stamina.hynek.me",
+]
+
+
+def _time(name: str) -> tuple[int, str]:
+    match = TIME.search(_read(name).cells[0].source)
+    assert match, f"{name}: the first cell must say **Time:** about N minutes (core session|homework|optional)."
+    return int(match.group(1)), match.group(2)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_states_its_time_and_whether_it_is_core_homework_or_optional(name: str) -> None:
+    minutes, _ = _time(name)
+    assert 5 <= minutes <= 45, f"{name}: {minutes} minutes is not one sitting"
+
+
+def test_the_core_path_fits_one_session_and_start_here_lists_every_notebook_with_its_time() -> None:
+    core = {name: minutes for name in NAMES for minutes, part in [_time(name)] if part == "core session"}
+    low, high = SESSION_MINUTES
+    assert low <= sum(core.values()) <= high, f"the core path takes {sum(core.values())} minutes: {core}"
+    table = _read("00_start_here.ipynb").cells[1].source
+    for name in NAMES:
+        minutes, part = _time(name)
+        row = next((line for line in table.splitlines() if line.startswith(f"| `{name[:-6]}` |")), "")
+        assert f"| {minutes} min, {part.split()[0]} |" in row, f"00_start_here lists {name} without its time"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_ends_with_its_references(name: str) -> None:
+    last = _read(name).cells[-1]
+    assert last.cell_type == "markdown" and last.source.startswith("## References"), f"{name} ends without them"
+    missing = [link for link in REFERENCES if link not in last.source]
+    assert missing == [], f"{name}'s references lack {missing}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_picks_up_saved_edits_without_a_kernel_restart(name: str) -> None:
+    nb = _read(name)
+    first = _code_cells(nb)[0].source
+    assert "%load_ext autoreload" in first and "%autoreload 2" in first
+    text = "\n".join(cell.source for cell in nb.cells).lower()
+    assert "restart kernel" not in text and "restart the kernel" not in text, f"{name} still asks for a restart"
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISE_OF))
+def test_exercise_notebook_asks_one_prediction_question_that_the_next_cell_answers(name: str) -> None:
+    cells = _read(name).cells
+    asks = [i for i, cell in enumerate(cells) if cell.cell_type == "markdown" and "**Predict.**" in cell.source]
+    assert len(asks) == 1, f"{name} has {len(asks)} prediction questions, not one"
+    question, answer = cells[asks[0]], cells[asks[0] + 1]
+    assert re.search(r"What will\s+(the\s+next\s+cell|this)\s+print", question.source), question.source
+    assert answer.cell_type == "code" and "print(" in answer.source, f"{name}: the next cell must print the answer"
+
+
 # -- check() -------------------------------------------------------------------------------
 
 
