@@ -11,12 +11,12 @@ raises because a test failed.
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 __all__ = ["check"]
@@ -27,10 +27,6 @@ GRADER = ROOT / "tests" / "grader"
 
 #: The longest a grading run may take, in seconds (a stuck exercise must not hang the notebook).
 TIMEOUT_S = 300.0
-
-# Plugins the grader never uses, left out because loading them takes seconds (the
-# notebook runner imports jsonschema's format checkers; hypothesis registers its profiles).
-_QUIET_PLUGINS = ("-p", "no:nbval", "-p", "no:hypothesispytest")
 
 _EXERCISE = re.compile(r"^ex[1-9]$")
 # Terminal colour codes, which pytest may add to its output.
@@ -53,43 +49,42 @@ def check(exercise: str) -> int:
     if not GRADER.is_dir():
         print(f"The grader is not in this copy of the course ({GRADER} is missing), so {exercise} cannot be graded.")
         return 0
+    launch = _launcher()
     with tempfile.TemporaryDirectory(prefix="llm-course-check-") as tmp:
-        report_path = Path(tmp) / "report.json"
-        command = [sys.executable, "-m", "pytest", "tests/grader", "-m", exercise, "-q", "--no-header", *_QUIET_PLUGINS]
-        try:
-            run = _run([*command, "--grade-report", str(report_path)])
-            if run.returncode == 4 and "--grade-report" in run.stderr:
-                # A grader without the report option: run it plainly and show its output.
-                run = _run(command)
-        except subprocess.TimeoutExpired:
-            print(f"Grading {exercise} took longer than {TIMEOUT_S:.0f} s and was stopped.")
-            print("Is something waiting for real (time.sleep, a network call) or looping forever?")
-            return 0
-        report = _read_report(report_path)
-    output = run.stdout + ("\n" + run.stderr if run.stderr.strip() else "")
+        run = launch.run_grading(
+            launch.package_parent_from_pythonpath() or ROOT,
+            report_path=Path(tmp) / "report.json",
+            exercises=[exercise],
+            timeout_s=TIMEOUT_S,
+            extra_args=["-q", "--no-header"],
+        )
+    if run.timed_out:
+        print(f"Grading {exercise} took longer than {TIMEOUT_S:.0f} s and was stopped.")
+        print("Is something waiting for real (time.sleep, a network call) or looping forever?")
+        return 0
+    report = run.report
     if run.returncode == 5:
         print(f"The grader has no tests marked {exercise}.")
         return 0
-    print(_table(output, report))
+    print(_table(run.output, report))
     if report is None:
-        if run.returncode not in (0, 1):
-            print(f"The grader could not run (pytest exit code {run.returncode}); its output is above.")
+        print(f"The grader could not run (pytest exit code {run.returncode}); its output is above.")
         return 0
     points, max_points = _exercise_points(report, exercise)
     print(f"\n{exercise}: {points}/{max_points} points")
     return points
 
 
-def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-
-
-def _read_report(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+def _launcher() -> ModuleType:
+    """The grader's launcher (tests/grader/launch.py), loaded from its file: this folder is not a package."""
+    name = "llm_course_grading_launch"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, GRADER / "launch.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def _exercise_points(report: dict[str, Any], exercise: str) -> tuple[int, int]:

@@ -6,9 +6,10 @@
   it too);
 - ``PYTHONPATH=DIR pytest`` grades the ``llm_client`` package in DIR.
 
-The chosen directory is put first on ``sys.path``, ahead of the current
-directory and of an editable install, so ``python -m pytest`` picks the same
-package as ``pytest``. The grader plugin (tests/grader/grading.py) prints the
+The chosen directory is put first on ``sys.path`` (for what the tests start), and
+a finder ahead of every other makes ``import llm_client`` load it, ahead of the
+current directory and of an editable install, so ``python -m pytest`` picks the
+same package as ``pytest``. The grader plugin (tests/grader/grading.py) prints the
 score table at the end of every run that includes grader tests, and writes a
 Gradescope results.json with ``--grade-report PATH``.
 """
@@ -24,24 +25,43 @@ if sys.version_info < (3, 11):  # noqa: UP036
     raise SystemExit(4)  # pytest's exit code for a usage error
 
 import argparse
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.grader import grading
+from tests.grader.launch import PACKAGE, package_parent_from_pythonpath
+
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
-PACKAGE = "llm_client"
 
 
-def _package_dir_from_pythonpath() -> Path | None:
-    """The first PYTHONPATH entry that holds an llm_client package, or None."""
-    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-        if entry and (Path(entry) / PACKAGE / "__init__.py").is_file():
-            return Path(entry).resolve()
-    return None
+class _PackageFinder(importlib.abc.MetaPathFinder):
+    """Finds ``llm_client`` in the chosen directory only, whatever else sys.path or an install offers.
+
+    pytest puts the repository root first on sys.path before it imports each test
+    module of the ``tests`` package; the root holds the learner package, which must
+    not win over the package chosen for the run.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != PACKAGE:
+            return None
+        return importlib.machinery.PathFinder.find_spec(fullname, [str(self.directory)])
+
+
+_finder = _PackageFinder(ROOT)
 
 
 def _use_package_from(directory: Path) -> None:
@@ -49,23 +69,16 @@ def _use_package_from(directory: Path) -> None:
     wanted = str(directory)
     sys.path[:] = [entry for entry in sys.path if entry != wanted]
     sys.path.insert(0, wanted)
+    _finder.directory = directory
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
     for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
         del sys.modules[name]
     importlib.invalidate_caches()
 
 
-def _load_grader_plugin() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("llm_client_grader", ROOT / "tests" / "grader" / "grading.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 # Decided at import, before any test module (or another conftest) imports llm_client.
-_use_package_from(_package_dir_from_pythonpath() or ROOT)
-grading = _load_grader_plugin()
+_use_package_from(package_parent_from_pythonpath() or ROOT)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

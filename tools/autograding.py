@@ -6,10 +6,10 @@ import re
 import tomllib
 from pathlib import Path
 
-from catalog import ROOT
+from tests.grader.catalog import ROOT
 
 #: The files a grader run needs besides the package under test (relative to the repository root).
-GRADER_FILES = ("pyproject.toml", "exercises.toml", "tests/conftest.py")
+GRADER_FILES = ("pyproject.toml", "exercises.toml", "tests/__init__.py", "tests/conftest.py")
 GRADER_DIR = "tests/grader"
 #: Packages the grader itself needs, on top of llm_client's own dependencies.
 GRADER_TOOLS = ("pytest", "respx")

@@ -6,8 +6,8 @@ runs ``python -m pytest tests/grader -m exN`` and is worth the exercise's points
 the step's log shows the grader's table and failures). Optional exercises are
 left out of the Classroom total; learners still see them in their own runs.
 
-    python tools/build_classroom.py           # write the workflow
-    python tools/build_classroom.py --check   # exit 1 if the committed workflow is out of date
+    python -m tools classroom           # write the workflow
+    python -m tools classroom --check   # exit 1 if the committed workflow is out of date
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from autograding import grader_requirements
-from catalog import ROOT, Exercise, load_catalog
+from tests.grader.catalog import ROOT, Exercise, load_catalog
+from tools.autograding import grader_requirements
 
 WORKFLOW = ROOT / ".github" / "workflows" / "classroom.yml"
 STEP_TIMEOUT_MIN = 5
@@ -35,7 +33,7 @@ def workflow_text(exercises: list[Exercise], requirements: list[str]) -> str:
     install = "python -m pip install " + " ".join(f'"{r}"' for r in requirements)
     lines = [
         "# GitHub Classroom autograding: one step per exercise, worth its points (all or nothing per step).",
-        "# Written from exercises.toml by tools/build_classroom.py; edit the catalog and run it again.",
+        "# Written from exercises.toml by `python -m tools classroom`; edit the catalog and run it again.",
         "name: Autograding Tests",
         "'on':",
         "  - push",
@@ -91,13 +89,15 @@ def build(root: Path = ROOT) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="write .github/workflows/classroom.yml from exercises.toml")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools classroom", description="write .github/workflows/classroom.yml from exercises.toml"
+    )
     parser.add_argument("--check", action="store_true", help="only check that the workflow is up to date")
     args = parser.parse_args(argv)
     text = build()
     if args.check:
         if not WORKFLOW.is_file() or WORKFLOW.read_text(encoding="utf-8") != text:
-            print(f"{WORKFLOW.relative_to(ROOT)} is out of date; run: python tools/build_classroom.py", file=sys.stderr)
+            print(f"{WORKFLOW.relative_to(ROOT)} is out of date; run: python -m tools classroom", file=sys.stderr)
             return 1
         print(f"{WORKFLOW.relative_to(ROOT)} is up to date")
         return 0
@@ -106,6 +106,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {WORKFLOW.relative_to(ROOT)}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

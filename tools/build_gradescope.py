@@ -1,7 +1,7 @@
 """Build the Gradescope autograder zip: setup.sh, run_autograder, and the grader with what it needs.
 
-    python tools/build_gradescope.py                 # writes dist/gradescope_autograder.zip
-    python tools/build_gradescope.py --out PATH.zip
+    python -m tools gradescope                 # writes dist/gradescope_autograder.zip
+    python -m tools gradescope --out PATH.zip
 
 Upload the zip as a Gradescope "Zip file upload" autograder (Ubuntu 22.04 or
 newer). Learners submit their repository (from GitHub or as a zip); the
@@ -19,14 +19,11 @@ choose the interpreter.
 from __future__ import annotations
 
 import argparse
-import sys
 import zipfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from autograding import grader_files, grader_requirements
-from catalog import ROOT
+from tests.grader.catalog import ROOT
+from tools.autograding import grader_files, grader_requirements
 
 DEFAULT_OUT = ROOT / "dist" / "gradescope_autograder.zip"
 
@@ -152,13 +149,12 @@ def build(out: Path = DEFAULT_OUT, *, root: Path = ROOT) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="build the Gradescope autograder zip")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools gradescope", description="build the Gradescope autograder zip"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to write it (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     path = build(args.out)
     print(f"wrote {path}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,10 +10,10 @@ Two details keep the generated files ruff-clean: an import, or a local variable
 assigned before a block, that only the removed answer used gets a
 ``# noqa`` comment saying which exercise needs it (it stays as a hint).
 
-Usage (from anywhere)::
+Usage (from the repository root)::
 
-    python tools/generate_learner.py            # (re)write llm_client/
-    python tools/generate_learner.py --check    # exit 1 if llm_client/ is stale or a marker is wrong
+    python -m tools generate            # (re)write llm_client/
+    python -m tools generate --check    # exit 1 if llm_client/ is stale or a marker is wrong
 
 Library use (the kit's tests build partly solved packages with it)::
 
@@ -31,9 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from catalog import CATALOG_PATH, ROOT, Exercise, load_catalog
+from tests.grader.catalog import CATALOG_PATH, ROOT, Exercise, load_catalog
 
 SOLUTIONS_PACKAGE = ROOT / "solutions" / "llm_client"
 LEARNER_PACKAGE = ROOT / "llm_client"
@@ -299,7 +297,7 @@ def check_package(dest: Path = LEARNER_PACKAGE, *, src: Path = SOLUTIONS_PACKAGE
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only check that llm_client/ is up to date")
     parser.add_argument("--dest", type=Path, default=LEARNER_PACKAGE, help="the package directory to write")
     parser.add_argument("--keep", action="append", default=[], metavar="EXID", help="leave this exercise solved")
@@ -309,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
-            print("run: python tools/generate_learner.py", file=sys.stderr)
+            print("run: python -m tools generate", file=sys.stderr)
             return 1
         print(f"{args.dest} is up to date with {SOLUTIONS_PACKAGE}")
         return 0
@@ -321,6 +319,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.dest}: {len(changed)} file(s) changed" + (f" ({', '.join(changed)})" if changed else ""))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

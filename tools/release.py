@@ -1,7 +1,7 @@
 """Write the learner-only copy of the kit: what a GitHub Classroom template repository holds.
 
-    python tools/release.py DEST           # DEST must not exist, or be empty
-    python tools/release.py DEST --git     # and make DEST a git repository with one commit
+    python -m tools release DEST           # DEST must not exist, or be empty
+    python -m tools release DEST --git     # and make DEST a git repository with one commit
 
 The copy holds the course (notebooks/), the learner package (llm_client/, with
 the exercise stubs), the grader (tests/conftest.py, tests/grader/,
@@ -28,10 +28,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from catalog import ROOT, Exercise, load_catalog
-from generate_learner import check_package
+from tests.grader.catalog import ROOT, Exercise, load_catalog
+from tools.generate_learner import check_package
 
 #: Paths (files, or folders ending in /) that never go to learners.
 EXCLUDED = ("solutions/", "tools/", "tests/kit/", "bench/", ".ci/", "requirements-dev.txt", "README.md")
@@ -159,7 +157,7 @@ def release(dest: Path, *, root: Path = ROOT, git: bool = False) -> list[str]:
     problems = check_package(root / "llm_client", src=root / "solutions" / "llm_client")
     if problems:
         raise ReleaseError(
-            "llm_client/ is not up to date; run: python tools/generate_learner.py\n" + "\n".join(problems)
+            "llm_client/ is not up to date; run: python -m tools generate\n" + "\n".join(problems)
         )
     if dest.exists() and any(dest.iterdir()):
         raise ReleaseError(f"{dest} is not empty")
@@ -193,7 +191,9 @@ def release(dest: Path, *, root: Path = ROOT, git: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="write the learner-only copy of the kit to DEST")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools release", description="write the learner-only copy of the kit to DEST"
+    )
     parser.add_argument("dest", type=Path, metavar="DEST")
     parser.add_argument("--git", action="store_true", help="make DEST a git repository with one commit")
     args = parser.parse_args(argv)
@@ -205,6 +205,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {len(written)} files to {args.dest}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

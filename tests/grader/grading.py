@@ -17,7 +17,7 @@ pytest's summary line; it still fails the run.
 and ``max_score``, and one entry per test whose ``name`` begins with its
 exercise id, with ``score``, ``max_score``, ``status`` and ``output``.
 
-This module is loaded by tests/conftest.py (``register``); it imports nothing
+This module is registered by tests/conftest.py (``register``); it imports nothing
 from llm_client, so it reports even when the package under test cannot be imported.
 """
 
@@ -27,31 +27,19 @@ import json
 import re
 import textwrap
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.grader.catalog import Exercise, load_catalog
+
 EXERCISE_MARK = re.compile(r"^ex\d+$")
 STUB_MESSAGE = re.compile(r"^(?P<ex>ex\d+): (?P<function>\S+) is not written yet \(see (?P<notebook>[^)]+)\)$")
 NOT_STARTED = "not started"
 _OUTPUT_LIMIT = 4000
 _WIDTH = 100
-
-
-@dataclass(frozen=True)
-class ExerciseInfo:
-    """What the table needs to know of one catalog entry."""
-
-    id: str
-    title: str
-    points: int
-    notebook: str
-    grader: str
-    hints: tuple[str, ...]
-    optional: bool = False
 
 
 @dataclass
@@ -81,7 +69,7 @@ class TestResult:
 class ExerciseTally:
     """The results of one exercise in this run."""
 
-    info: ExerciseInfo
+    info: Exercise
     results: list[TestResult] = field(default_factory=list)
     collection_error: str | None = None
 
@@ -112,26 +100,6 @@ class ExerciseTally:
         failing = next((r for r in self.results if not r.passed), None)
         number = 1 if failing is None or self.status == NOT_STARTED else failing.hint
         return self.info.hints[min(max(number, 1), len(self.info.hints)) - 1]
-
-
-def load_catalog(path: Path) -> dict[str, ExerciseInfo]:
-    """The catalog's exercises by id, in file order (empty when the file is missing)."""
-    if not path.is_file():
-        return {}
-    with open(path, "rb") as handle:
-        data = tomllib.load(handle)
-    catalog: dict[str, ExerciseInfo] = {}
-    for entry in data.get("exercise", []):
-        catalog[entry["id"]] = ExerciseInfo(
-            id=entry["id"],
-            title=entry.get("title", entry["id"]),
-            points=int(entry.get("points", 0)),
-            notebook=entry.get("notebook", ""),
-            grader=entry.get("grader", ""),
-            hints=tuple(entry.get("hints", ())),
-            optional=bool(entry.get("optional", False)),
-        )
-    return catalog
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -178,7 +146,8 @@ class GraderPlugin:
         self.config = config
         self.root = root
         self.grader_dir = root / "tests" / "grader"
-        self.catalog = load_catalog(root / "exercises.toml")
+        catalog_path = root / "exercises.toml"
+        self.catalog = load_catalog(catalog_path) if catalog_path.is_file() else {}
         self.results: dict[str, TestResult] = {}
         self.collection_errors: dict[str, str] = {}
         self.started = time.monotonic()
@@ -275,7 +244,9 @@ class GraderPlugin:
         order = [ex for ex in self.catalog if ex in ids] + sorted(ids - set(self.catalog))
         tallies = []
         for ex in order:
-            info = self.catalog.get(ex) or ExerciseInfo(ex, ex, 0, "", "", ())
+            info = self.catalog.get(ex) or Exercise(
+                id=ex, title=ex, points=0, notebook="", grader="", files=(), functions=(), hints=()
+            )
             tally = ExerciseTally(info, [r for r in self.results.values() if r.exercise == ex])
             tally.collection_error = self.collection_errors.get(ex)
             tallies.append(tally)

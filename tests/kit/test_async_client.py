@@ -360,11 +360,7 @@ LEARNER_PROBE = textwrap.dedent(
 
 
 def test_in_the_learner_package_the_async_path_needs_the_exercises_not_a_copy_of_them(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        generator = importlib.import_module("generate_learner")
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
+    generator = importlib.import_module("tools.generate_learner")
     generator.generate_package(tmp_path / "llm_client", keep=())
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     result = subprocess.run(

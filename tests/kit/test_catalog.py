@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
+from tests.grader.catalog import CatalogError, load_catalog
+from tools.generate_learner import SOLUTIONS_PACKAGE, find_blocks
 
-from catalog import CatalogError, load_catalog  # noqa: E402
-from generate_learner import SOLUTIONS_PACKAGE, find_blocks  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 CATALOG = load_catalog()
 GRADER = ROOT / "tests" / "grader"

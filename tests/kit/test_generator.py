@@ -11,11 +11,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-
-from catalog import load_catalog  # noqa: E402
-from generate_learner import (  # noqa: E402
+from tests.grader.catalog import load_catalog
+from tools.generate_learner import (
     LEARNER_PACKAGE,
     SOLUTIONS_PACKAGE,
     MarkerError,
@@ -25,8 +22,10 @@ from generate_learner import (  # noqa: E402
     render,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
+
 CATALOG = load_catalog()
-GENERATOR = ROOT / "tools" / "generate_learner.py"
+GENERATOR = [sys.executable, "-m", "tools", "generate"]
 
 SAMPLE = textwrap.dedent(
     '''\
@@ -53,22 +52,22 @@ SAMPLE = textwrap.dedent(
 
 def test_learner_package_is_up_to_date_with_solutions() -> None:
     problems = check_package()
-    assert not problems, "llm_client/ is stale; run: python tools/generate_learner.py\n" + "\n".join(problems)
+    assert not problems, "llm_client/ is stale; run: python -m tools generate\n" + "\n".join(problems)
 
 
 def test_check_mode_exits_0_when_up_to_date_and_1_when_stale(tmp_path: Path) -> None:
     stale = tmp_path / "llm_client"
     generate_package(stale)
-    check = [sys.executable, str(GENERATOR), "--check", "--dest", str(stale)]
-    ok = subprocess.run(check, capture_output=True, text=True, check=False)
+    check = [*GENERATOR, "--check", "--dest", str(stale)]
+    ok = subprocess.run(check, cwd=ROOT, capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
     (stale / "backoff.py").write_text("# edited by hand\n", encoding="utf-8")
     (stale / "extra.py").write_text("", encoding="utf-8")
-    bad = subprocess.run(check, capture_output=True, text=True, check=False)
+    bad = subprocess.run(check, cwd=ROOT, capture_output=True, text=True, check=False)
     assert bad.returncode == 1
     assert "out of date: llm_client/backoff.py" in bad.stderr
     assert "not in solutions/: llm_client/extra.py" in bad.stderr
-    assert "run: python tools/generate_learner.py" in bad.stderr
+    assert "run: python -m tools generate" in bad.stderr
 
 
 def test_a_block_becomes_a_todo_and_a_raise_at_its_indentation() -> None:

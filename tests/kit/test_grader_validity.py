@@ -13,18 +13,16 @@ never run another exercise's block, and no change inside that block can cost j a
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
+from tests.grader.catalog import load_catalog
+from tools.generate_learner import SOLUTIONS_PACKAGE, generate_package
+from tools.grading_runs import Grade, copy_package, grade_many
+from tools.mutants import ALTERNATIVES, MUTANTS, Mutant, MutantError, apply_mutant
 
-from catalog import load_catalog  # noqa: E402
-from generate_learner import SOLUTIONS_PACKAGE, generate_package  # noqa: E402
-from grading_runs import Grade, copy_package, grade_many  # noqa: E402
-from mutants import ALTERNATIVES, MUTANTS, Mutant, MutantError, apply_mutant  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 CATALOG = load_catalog()
 POINTS = {ex.id: float(ex.points) for ex in CATALOG.values()}

@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
+from tests.grader.catalog import load_catalog
+from tools.build_gradescope import build
+from tools.generate_learner import generate_package
 
-from build_gradescope import build  # noqa: E402
-from catalog import load_catalog  # noqa: E402
-from generate_learner import generate_package  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 CATALOG = load_catalog()
 REQUIRED_TOTAL = float(sum(ex.points for ex in CATALOG.values() if not ex.optional))

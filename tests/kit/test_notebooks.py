@@ -109,7 +109,7 @@ def _run_reference(names: list[str], junit: Path) -> ReferenceRun:
         sys.executable, "-m", "pytest", *[f"notebooks/{name}" for name in names],
         "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={CELL_TIMEOUT_S}",
         "--nbval-sanitize-with", "notebooks/sanitize.cfg",
-        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", "--no-header", f"--junitxml={junit}",
+        "-p", "no:cacheprovider", "-p", "nbval", "-q", "--no-header", f"--junitxml={junit}",
     ]  # fmt: skip
     done = subprocess.run(
         command, cwd=ROOT, env=_env(SOLUTIONS), capture_output=True, text=True, timeout=RUN_TIMEOUT_S * 2, check=False

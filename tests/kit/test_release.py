@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
+from tests.grader.catalog import load_catalog
+from tools.build_classroom import WORKFLOW, build
 
-from build_classroom import WORKFLOW, build  # noqa: E402
-from catalog import load_catalog  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 CATALOG = load_catalog()
 REQUIRED_TOTAL = sum(ex.points for ex in CATALOG.values() if not ex.optional)
-RELEASE = ROOT / "tools" / "release.py"
+RELEASE = [sys.executable, "-m", "tools", "release"]
 
 #: Folders that exist only in the instructor's copy; the learner copy must not send anyone looking for them.
 INSTRUCTOR_ONLY = ("solutions/", "tools/", "tests/kit", "bench/")
@@ -41,7 +40,7 @@ def learner_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def release_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("release") / "course"
-    done = subprocess.run([sys.executable, str(RELEASE), str(dest)], capture_output=True, text=True, check=False)
+    done = subprocess.run([*RELEASE, str(dest)], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return dest
 
@@ -158,12 +157,12 @@ def test_solutions_flag_is_refused_in_the_copy(release_dir: Path) -> None:
 
 def test_release_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     (tmp_path / "something").write_text("x", encoding="utf-8")
-    done = subprocess.run([sys.executable, str(RELEASE), str(tmp_path)], capture_output=True, text=True, check=False)
+    done = subprocess.run([*RELEASE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "is not empty" in done.stderr
 
 
 def test_the_classroom_workflow_is_up_to_date_with_the_catalog() -> None:
-    assert WORKFLOW.read_text(encoding="utf-8") == build(), "run: python tools/build_classroom.py"
+    assert WORKFLOW.read_text(encoding="utf-8") == build(), "run: python -m tools classroom"
 
 
 def test_the_classroom_workflow_has_one_step_per_required_exercise_with_its_points() -> None:

@@ -1,4 +1,8 @@
-"""The exercise catalog (exercises.toml at the repository root), read and checked."""
+"""The exercise catalog (exercises.toml at the repository root), read and checked.
+
+The one reader of the catalog: the grader's plugin, the notebook check and the instructor tools all use
+``load_catalog``. It ships to learners with the grader and imports nothing from llm_client.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+#: The repository root: the folder that holds exercises.toml, tests/ and llm_client/.
+ROOT = Path(__file__).resolve().parents[2]
 CATALOG_PATH = ROOT / "exercises.toml"
 
 _ID = re.compile(r"^ex\d+$")

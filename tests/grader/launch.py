@@ -1,0 +1,290 @@
+"""Launch one grading run: the grader's tests against one llm_client package, in a process of its own.
+
+``run_grading(package_parent, exercises=["ex2"], report_path=...)`` runs
+``python -m pytest tests/grader`` on ``package_parent/llm_client`` and returns
+its exit code, its output and the results.json the grader plugin wrote. Every
+way of grading goes through it: the notebook check, the instructor tools
+(class grading, the grader's own validity tests) and the Gradescope entry point.
+
+The run's environment follows fixed rules (``grading_env``):
+
+- ``PYTHONPATH`` is only ``package_parent`` (nothing inherited), so the package
+  graded is the one named, whatever else is installed;
+- no ``PYTEST_*`` variable from outside reaches pytest (``PYTEST_ADDOPTS`` could
+  change the run), and plugin auto-loading is off: the grader loads only the
+  plugins it names;
+- no API key (any variable ending in ``_API_KEY``) reaches the code under test;
+- no bytecode is written into the package.
+
+A run that outlives ``timeout_s`` (seconds, the whole run) is killed with its
+whole process group, and is returned with ``timed_out`` set and whatever report
+it had written (usually none). ``test_timeout_s`` bounds each test (pytest-timeout).
+
+From a shell: ``python -m tests.grader.launch PACKAGE_PARENT [-m ex2] [--report PATH]``. The module
+imports nothing but the standard library, so it can be loaded from its file (notebooks/check.py does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: The repository root: the folder that holds tests/grader/ (this file's folder) and exercises.toml.
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "llm_client"
+#: The longest a whole grading run may take by default, in seconds.
+DEFAULT_TIMEOUT_S = 300.0
+#: How much of a run's output is kept (its end), in characters: a submission may print without end.
+OUTPUT_LIMIT = 200_000
+#: The largest file a grading run may write, in bytes (POSIX only): endless output cannot fill the disk.
+FILE_SIZE_LIMIT = 256 * 1024 * 1024
+
+_EXERCISE = re.compile(r"^ex\d+$")
+#: Variables that would change what the grader imports or how pytest runs, besides ``PYTEST_*``.
+_DROPPED = ("PYTHONPATH", "PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONHOME", "COV_CORE_SOURCE", "COVERAGE_PROCESS_START")
+
+
+@dataclass(frozen=True)
+class GradingRun:
+    """The outcome of one grading run.
+
+    ``returncode`` is pytest's exit code (None when the run was killed for
+    taking too long); ``output`` is the end of what it printed (stdout and
+    stderr together); ``report`` is the results.json it wrote, or None.
+    """
+
+    returncode: int | None
+    output: str
+    report: dict[str, Any] | None
+    timed_out: bool = False
+
+    @property
+    def score(self) -> float:
+        """Points earned over the whole report (0 without a report)."""
+        return float(self.report.get("score", 0.0)) if self.report else 0.0
+
+    @property
+    def max_score(self) -> float:
+        """Points possible over the required exercises in the report (0 without a report)."""
+        return float(self.report.get("max_score", 0.0)) if self.report else 0.0
+
+    def points(self) -> dict[str, tuple[float, float]]:
+        """Points earned and possible per exercise id, summed over the report's tests."""
+        return points_by_exercise(self.report or {})
+
+
+def points_by_exercise(report: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """Points earned and possible per exercise id, from a results.json whose test names begin with the id."""
+    totals: dict[str, tuple[float, float]] = {}
+    for test in report.get("tests", []):
+        if not isinstance(test, Mapping):
+            continue
+        exercise = str(test.get("name", "")).split(":", 1)[0].strip()
+        earned, possible = totals.get(exercise, (0.0, 0.0))
+        totals[exercise] = (earned + float(test.get("score") or 0.0), possible + float(test.get("max_score") or 0.0))
+    return totals
+
+
+def package_parent_from_pythonpath(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The first ``PYTHONPATH`` entry (of ``environ``, os.environ when None) that holds an llm_client package."""
+    source = os.environ if environ is None else environ
+    for entry in source.get("PYTHONPATH", "").split(os.pathsep):
+        if entry and (Path(entry) / PACKAGE / "__init__.py").is_file():
+            return Path(entry).resolve()
+    return None
+
+
+def grading_env(package_parent: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a grading run of ``package_parent/llm_client``, built from ``base`` (os.environ)."""
+    source = os.environ if base is None else base
+    env = {
+        name: value
+        for name, value in source.items()
+        if not name.startswith("PYTEST_") and not name.endswith("_API_KEY") and name not in _DROPPED
+    }
+    env["PYTHONPATH"] = str(package_parent)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def grading_command(
+    report_path: Path,
+    *,
+    exercises: Sequence[str] = (),
+    root: Path = ROOT,
+    python: str = sys.executable,
+    test_timeout_s: float | None = None,
+    extra_args: Sequence[str] = (),
+) -> list[str]:
+    """The command line of a grading run (see ``run_grading`` for the arguments)."""
+    exercises = _checked_exercises(exercises)
+    command = [
+        python, "-m", "pytest", str(root / "tests" / "grader"),
+        "--rootdir", str(root), "-p", "no:cacheprovider", "--continue-on-collection-errors",
+        "--grade-report", str(report_path),
+    ]  # fmt: skip
+    if exercises:
+        command += ["-m", " or ".join(exercises)]
+    if test_timeout_s is not None:
+        if not test_timeout_s > 0:
+            raise ValueError(f"test_timeout_s must be a positive number of seconds, got {test_timeout_s!r}")
+        command += ["-p", "pytest_timeout", f"--timeout={test_timeout_s:g}"]
+    return [*command, *extra_args]
+
+
+def run_grading(
+    package_parent: Path,
+    *,
+    report_path: Path | None = None,
+    exercises: Sequence[str] = (),
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    test_timeout_s: float | None = None,
+    root: Path = ROOT,
+    python: str = sys.executable,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> GradingRun:
+    """Grade ``package_parent/llm_client`` with the grader of ``root``; return the run's outcome.
+
+    ``exercises`` limits the run to those ids (all exercises when empty); one id
+    per call grades each exercise in a process of its own. ``report_path`` is
+    where the grader writes results.json (a temporary file when None).
+    ``timeout_s`` bounds the whole run and ``test_timeout_s`` each test, in
+    seconds. ``env`` is the environment the rules of ``grading_env`` are
+    applied to (os.environ when None). Raises ValueError for an exercise that
+    is not an id and FileNotFoundError when there is no package to grade.
+    """
+    if not (package_parent / PACKAGE).is_dir():
+        raise FileNotFoundError(f"package_parent: no {PACKAGE}/ in {package_parent}")
+    if not timeout_s > 0:
+        raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+    with tempfile.TemporaryDirectory(prefix="llm-grading-") as tmp:
+        report = Path(tmp) / "results.json" if report_path is None else report_path
+        report.unlink(missing_ok=True)
+        command = grading_command(
+            report,
+            exercises=exercises,
+            root=root,
+            python=python,
+            test_timeout_s=test_timeout_s,
+            extra_args=extra_args,
+        )
+        output_path = Path(tmp) / "output.txt"
+        returncode, timed_out = _run(
+            command, cwd=root, env=grading_env(package_parent, env), output=output_path, timeout_s=timeout_s
+        )
+        return GradingRun(returncode, _tail(output_path), _read_report(report), timed_out)
+
+
+def _checked_exercises(exercises: Sequence[str]) -> list[str]:
+    if isinstance(exercises, str):
+        raise TypeError("exercises must be a list of ids such as ['ex2'], not a string")
+    wrong = [ex for ex in exercises if not isinstance(ex, str) or not _EXERCISE.match(ex)]
+    if wrong:
+        raise ValueError(f"exercises must be ids such as 'ex2', got {wrong!r}")
+    return list(exercises)
+
+
+def _limit_file_size() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+
+
+def _run(
+    command: list[str], *, cwd: Path, env: dict[str, str], output: Path, timeout_s: float
+) -> tuple[int | None, bool]:
+    """Run ``command`` with its output in the file ``output``; kill its process group after ``timeout_s``.
+
+    The output goes to a file, not a pipe, so a process left behind holding
+    the pipe open can never keep the caller waiting.
+    """
+    posix = os.name == "posix"
+    with open(output, "wb") as sink:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=posix,
+            preexec_fn=_limit_file_size if posix else None,
+        )
+        try:
+            return process.wait(timeout=timeout_s), False
+        except subprocess.TimeoutExpired:
+            _kill(process, group=posix)
+            return None, True
+        finally:
+            if posix:  # whatever the run left behind in its group goes with it
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
+
+def _kill(process: subprocess.Popen[bytes], *, group: bool) -> None:
+    if group:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.kill()
+    process.wait()
+
+
+def _tail(path: Path, limit: int = OUTPUT_LIMIT) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - limit))
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return text if size <= limit else f"[... {size - limit} bytes of output left out ...]\n{text}"
+
+
+def _read_report(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Grade one package from a shell; print the grader's output; exit with pytest's exit code."""
+    parser = argparse.ArgumentParser(prog="python -m tests.grader.launch", description=__doc__.splitlines()[0])
+    parser.add_argument("package_parent", type=Path, help="the folder that holds the llm_client/ to grade")
+    parser.add_argument("-m", "--exercise", action="append", default=[], help="grade only this exercise (repeatable)")
+    parser.add_argument("--report", type=Path, default=None, help="where to write results.json")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds for the whole run")
+    parser.add_argument("--test-timeout", type=float, default=None, help="seconds for each test")
+    options = parser.parse_args(argv)
+    run = run_grading(
+        options.package_parent.resolve(),
+        report_path=options.report.resolve() if options.report else None,
+        exercises=options.exercise,
+        timeout_s=options.timeout,
+        test_timeout_s=options.test_timeout,
+    )
+    print(run.output, end="")
+    if run.timed_out:
+        print(f"the grading run did not end within {options.timeout:g} s and was stopped", file=sys.stderr)
+        return 124
+    return run.returncode if run.returncode is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
