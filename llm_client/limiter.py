@@ -13,8 +13,10 @@ sleep, for threads (:meth:`RateLimiter.acquire`) and for asyncio
 (:meth:`RateLimiter.aacquire`). :class:`PacedProvider` makes every
 attempt of a provider wait for its turn, retries included: a retry that
 skipped the queue would take the turn of the request behind it, and at a pace
-right at the provider's limit that request would then get a 429 too. Times
-are in seconds.
+right at the provider's limit that request would then get a 429 too. It
+paces with any :class:`Pacer`: a RateLimiter, or an
+:class:`~llm_client.adaptive.AdaptiveLimiter` that learns the limit from each
+attempt's outcome. Times are in seconds.
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ import asyncio
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from llm_client.checks import check_int, check_number
+from llm_client.errors import RateLimitError
 from llm_client.providers.base import LLMResponse
 from llm_client.request import LLMRequest
 
-__all__ = ["PacedProvider", "RateLimiter", "TokenBucket", "estimate_tokens"]
+__all__ = ["PacedProvider", "Pacer", "RateLimiter", "TokenBucket", "estimate_tokens"]
 
 
 class TokenBucket:
@@ -171,23 +174,48 @@ class RateLimiter:
             await self._async_sleep(wait)
         return wait
 
+    def observe(
+        self, turn: Any, headers: Mapping[str, str], *, rate_limited: bool = False, retry_after: float | None = None
+    ) -> None:
+        """A fixed pace learns nothing from an attempt's outcome (see :class:`Pacer`)."""
+
+
+@runtime_checkable
+class Pacer(Protocol):
+    """What :class:`PacedProvider` needs of a limiter.
+
+    ``acquire``/``aacquire`` wait (blocking, or in asyncio) until a request of
+    ``tokens`` tokens may be sent, and return its turn; ``observe`` is then
+    told how that attempt went: the answer's rate-limit headers, or a 429
+    (``rate_limited``) with the ``Retry-After`` wait in seconds, or None.
+    """
+
+    def acquire(self, tokens: int = 0) -> Any: ...
+
+    async def aacquire(self, tokens: int = 0) -> Any: ...
+
+    def observe(
+        self, turn: Any, headers: Mapping[str, str], *, rate_limited: bool = False, retry_after: float | None = None
+    ) -> None: ...
+
 
 class PacedProvider:
     """A provider whose every attempt first waits for its turn at ``limiter``.
 
     ``provider`` is any provider (``complete``, and ``acomplete`` for the
-    async client). Each attempt, retries included, asks the limiter for one
-    request and, under a tokens-per-minute limit, :func:`estimate_tokens`
-    tokens; then it is the wrapped provider's attempt, unchanged. Use it as
+    async client); ``limiter`` any :class:`Pacer`. Each attempt, retries
+    included, asks the limiter for one request of :func:`estimate_tokens`
+    tokens; then it is the wrapped provider's attempt, unchanged, and the
+    limiter is told its outcome: the answer's headers, or its 429. Use it as
     ``LLMClient(PacedProvider(OpenAIProvider(), RateLimiter(50)))``; the
-    batch runners do this for you when given a ``limiter``.
+    batch runners do this for you.
     """
 
-    def __init__(self, provider: Any, limiter: RateLimiter) -> None:
+    def __init__(self, provider: Any, limiter: Pacer) -> None:
         if not (callable(getattr(provider, "complete", None)) or callable(getattr(provider, "acomplete", None))):
             raise TypeError(f"provider must have a complete or acomplete method, got {type(provider).__name__}")
-        if not isinstance(limiter, RateLimiter):
-            raise TypeError(f"limiter must be a RateLimiter, got {type(limiter).__name__}")
+        if not isinstance(limiter, Pacer):
+            raise TypeError(f"limiter must be a RateLimiter or an AdaptiveLimiter, got {type(limiter).__name__}")
         self.provider = provider
         self.limiter = limiter
         self.name: str = getattr(provider, "name", type(provider).__name__)
@@ -195,19 +223,26 @@ class PacedProvider:
     def __repr__(self) -> str:
         return f"PacedProvider({self.provider!r}, {self.limiter!r})"
 
-    def _tokens(self, req: LLMRequest) -> int:
-        return estimate_tokens(req) if self.limiter.tokens_per_minute is not None else 0
-
     def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
         """Wait for a turn (blocking), then make the wrapped provider's attempt."""
-        self.limiter.acquire(self._tokens(req))
-        response: LLMResponse = self.provider.complete(req, timeout_s=timeout_s)
+        turn = self.limiter.acquire(estimate_tokens(req))
+        try:
+            response: LLMResponse = self.provider.complete(req, timeout_s=timeout_s)
+        except RateLimitError as exc:
+            self.limiter.observe(turn, {}, rate_limited=True, retry_after=exc.retry_after)
+            raise
+        self.limiter.observe(turn, response.headers)
         return response
 
     async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
         """Wait for a turn (without blocking the event loop), then make the wrapped provider's attempt."""
-        await self.limiter.aacquire(self._tokens(req))
-        response: LLMResponse = await self.provider.acomplete(req, timeout_s=timeout_s)
+        turn = await self.limiter.aacquire(estimate_tokens(req))
+        try:
+            response: LLMResponse = await self.provider.acomplete(req, timeout_s=timeout_s)
+        except RateLimitError as exc:
+            self.limiter.observe(turn, {}, rate_limited=True, retry_after=exc.retry_after)
+            raise
+        self.limiter.observe(turn, response.headers)
         return response
 
     def close(self) -> None:

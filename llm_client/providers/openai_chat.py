@@ -15,6 +15,7 @@ from llm_client.providers.http import (
     error_for_status,  # needed by ex5  # noqa: F401
     error_for_transport,  # needed by ex5  # noqa: F401
     json_body,
+    rate_limit_headers,
     resolve_api_key,
 )
 from llm_client.request import LLMRequest
@@ -150,4 +151,5 @@ class OpenAIProvider:
             model=str(body.get("model") or ""),
             finish_reason=choice.get("finish_reason"),
             usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
+            headers=rate_limit_headers(response),
         )

@@ -7,6 +7,7 @@ honoured, caching of successes only, and log lines that show their fields.
 
 import logging as _logging
 
+from llm_client.adaptive import AdaptiveLimiter
 from llm_client.async_client import AsyncLLMClient
 from llm_client.backoff import add_jitter, backoff_delay
 from llm_client.batch import BatchResult, arun_batch, run_batch
@@ -47,6 +48,7 @@ from llm_client.structured import parse_structured
 _logging.getLogger("llm_client").addHandler(_logging.NullHandler())
 
 __all__ = [
+    "AdaptiveLimiter",
     "AnthropicProvider",
     "AsyncLLMClient",
     "AsyncProvider",

@@ -10,11 +10,16 @@ else (a ``TypeError``, a ``NotImplementedError``, ``KeyboardInterrupt``,
 cancellation) is a programming error or a stop: no new request is started,
 and it propagates unchanged.
 
-With a :class:`~llm_client.limiter.RateLimiter`, every attempt (retries
-included) waits for its turn before it is sent, so the batch stays under the
-provider's limit rather than discovering it through 429s: the batch runs on a
-copy of the client whose provider is wrapped in a
+Every attempt (retries included) waits for its turn before it is sent, so the
+batch stays under the provider's limit rather than discovering it through
+429s: the batch runs on a copy of the client whose provider is wrapped in a
 :class:`~llm_client.limiter.PacedProvider`; the client given is not changed.
+The pace is ``limiter``: by default (``"auto"``) a new
+:class:`~llm_client.adaptive.AdaptiveLimiter`, shared by every thread or task
+of the batch, that learns the provider's limit from its rate-limit headers and
+its 429s; a :class:`~llm_client.limiter.RateLimiter` for a rate you know; an
+AdaptiveLimiter of your own to share what it learned between batches; or None
+for no pacing at all.
 The progress bar is ``tqdm``'s, imported only when a bar is shown; in
 JupyterLab it updates in place.
 """
@@ -27,17 +32,21 @@ import inspect
 import threading
 from collections.abc import Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
+from llm_client.adaptive import AdaptiveLimiter
 from llm_client.checks import check_int
 from llm_client.errors import LLMError
 from llm_client.limiter import PacedProvider, RateLimiter
 from llm_client.request import LLMRequest
 
-__all__ = ["BatchResult", "arun_batch", "run_batch"]
+__all__ = ["BatchLimiter", "BatchResult", "arun_batch", "run_batch"]
 
 #: One request's outcome: its text, or the LLMError it ended with.
 BatchResult: TypeAlias = str | LLMError
+
+#: What paces a batch: "auto" (learn the limit), a limiter, or None (no pacing).
+BatchLimiter: TypeAlias = RateLimiter | AdaptiveLimiter | Literal["auto"] | None
 
 
 class _Bar(Protocol):
@@ -86,7 +95,7 @@ class _Tally:
 
 
 def _check_batch(
-    requests: Iterable[LLMRequest], concurrency: int, limiter: RateLimiter | None, progress: bool
+    requests: Iterable[LLMRequest], concurrency: int, limiter: BatchLimiter, progress: bool
 ) -> list[LLMRequest]:
     if isinstance(requests, (str, bytes)) or not isinstance(requests, Iterable):
         raise TypeError(f"requests must be an iterable of LLMRequest, got {type(requests).__name__}")
@@ -95,21 +104,29 @@ def _check_batch(
         if not isinstance(req, LLMRequest):
             raise TypeError(f"requests[{index}] must be an LLMRequest, got {type(req).__name__}")
     check_int("concurrency", concurrency, minimum=1)
-    if limiter is not None and not isinstance(limiter, RateLimiter):
-        raise TypeError(f"limiter must be a RateLimiter or None, got {type(limiter).__name__}")
+    if not (limiter is None or isinstance(limiter, (RateLimiter, AdaptiveLimiter)) or _auto(limiter)):
+        raise TypeError(f"limiter must be 'auto', a RateLimiter, an AdaptiveLimiter or None, got {limiter!r}")
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {type(progress).__name__}")
     return items
 
 
-def _paced(client: Any, limiter: RateLimiter | None) -> Any:
-    """``client``, or a shallow copy of it whose provider waits for ``limiter`` before every attempt."""
-    if limiter is None:
+def _auto(limiter: object) -> bool:
+    return isinstance(limiter, str) and limiter == "auto"
+
+
+def _paced(client: Any, limiter: BatchLimiter) -> Any:
+    """``client``, or a shallow copy of it whose provider waits for ``limiter`` before every attempt.
+
+    ``"auto"`` is a new AdaptiveLimiter, one for the whole batch (no pacing for
+    a client without a ``provider`` to wrap).
+    """
+    if limiter is None or (_auto(limiter) and not hasattr(client, "provider")):
         return client
     if not hasattr(client, "provider"):
         raise TypeError(f"a limiter needs an LLMClient or AsyncLLMClient (with .provider), got {type(client).__name__}")
     paced = copy.copy(client)
-    paced.provider = PacedProvider(client.provider, limiter)
+    paced.provider = PacedProvider(client.provider, AdaptiveLimiter() if isinstance(limiter, str) else limiter)
     return paced
 
 
@@ -118,16 +135,16 @@ def run_batch(
     requests: Iterable[LLMRequest],
     *,
     concurrency: int = 8,
-    limiter: RateLimiter | None = None,
+    limiter: BatchLimiter = "auto",
     progress: bool = True,
 ) -> list[BatchResult]:
     """Send every request through ``client.call`` from at most ``concurrency`` threads.
 
     ``client`` is an :class:`~llm_client.LLMClient` (anything whose ``call(req)``
     returns text). Returns, in request order, each text or the LLMError its
-    request ended with. With ``limiter``, each attempt first waits for its
-    turn (``limiter.acquire``). ``progress`` shows a tqdm bar with the count
-    of failures.
+    request ended with. Each attempt first waits for its turn at ``limiter``
+    (``limiter.acquire``; see the module docstring, and None for no pacing).
+    ``progress`` shows a tqdm bar with the count of failures.
     """
     items = _check_batch(requests, concurrency, limiter, progress)
     call = getattr(client, "call", None)
@@ -176,16 +193,17 @@ async def arun_batch(
     requests: Iterable[LLMRequest],
     *,
     concurrency: int = 8,
-    limiter: RateLimiter | None = None,
+    limiter: BatchLimiter = "auto",
     progress: bool = True,
 ) -> list[BatchResult]:
     """Send every request through ``await client.call`` from at most ``concurrency`` tasks.
 
     ``client`` is an :class:`~llm_client.AsyncLLMClient` (anything whose
     ``call(req)`` is a coroutine returning text). Returns, in request order,
-    each text or the LLMError its request ended with. With ``limiter``, each
-    attempt first waits for its turn (``limiter.aacquire``). ``progress``
-    shows a tqdm bar with the count of failures. When the batch is cancelled
+    each text or the LLMError its request ended with. Each attempt first
+    waits for its turn at ``limiter`` (``limiter.aacquire``; see the module
+    docstring, and None for no pacing). ``progress`` shows a tqdm bar with
+    the count of failures. When the batch is cancelled
     or a task raises anything but an LLMError, every task is cancelled first.
     """
     items = _check_batch(requests, concurrency, limiter, progress)

@@ -201,7 +201,7 @@ def test_a_limiter_leaves_the_clients_own_provider_unchanged() -> None:
     assert client.provider is provider and provider.call_count == 2
 
 
-def test_a_tokens_per_minute_limiter_is_given_each_requests_estimate(batch: RunBatch) -> None:
+def test_the_limiter_is_given_each_requests_token_estimate(batch: RunBatch) -> None:
     seen: list[int] = []
 
     class Recording(RateLimiter):
@@ -212,7 +212,7 @@ def test_a_tokens_per_minute_limiter_is_given_each_requests_estimate(batch: RunB
     requests = [LLMRequest(model="m", prompt="x" * (40 * n + 1), max_tokens=10) for n in range(3)]
     batch(FakeProvider(), requests, concurrency=1, limiter=Recording(5, tokens_per_minute=10_000))
     batch(FakeProvider(), requests, concurrency=1, limiter=Recording(5))
-    assert seen == [estimate_tokens(req) for req in requests] + [0, 0, 0]
+    assert seen == [estimate_tokens(req) for req in requests] * 2, "a limiter without a token limit ignores them"
 
 
 # -- the progress bar ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from llm_client.providers.http import (
     error_for_status,
     error_for_transport,
     json_body,
+    rate_limit_headers,
     resolve_api_key,
 )
 from llm_client.request import LLMRequest
@@ -157,4 +158,5 @@ class AnthropicProvider:
             model=str(body.get("model") or ""),
             finish_reason=body.get("stop_reason"),
             usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
+            headers=rate_limit_headers(response),
         )

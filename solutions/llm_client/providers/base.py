@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,13 +30,17 @@ class LLMResponse:
     ``finish_reason`` is the provider's own word for why generation stopped
     (OpenAI ``finish_reason``: "stop", "length", ...; Anthropic
     ``stop_reason``: "end_turn", "max_tokens", ...), or None if not given.
-    ``usage`` holds the token counts the provider reported.
+    ``usage`` holds the token counts the provider reported. ``headers`` holds
+    the response's rate-limit headers (names lower-case: ``x-ratelimit-*``,
+    ``anthropic-ratelimit-*``, ``retry-after``), which an
+    :class:`~llm_client.adaptive.AdaptiveLimiter` learns the provider's limit from.
     """
 
     text: str
     model: str
     finish_reason: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def truncated(self) -> bool:

@@ -42,6 +42,7 @@ __all__ = [
     "error_for_transport",
     "json_body",
     "provider_message",
+    "rate_limit_headers",
     "redact_credentials",
     "resolve_api_key",
 ]
@@ -109,6 +110,18 @@ def redact_credentials(text: str, response: httpx.Response) -> str:
             if secret.strip():
                 text = text.replace(secret, "[redacted]")
     return text
+
+
+_RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after")
+
+
+def rate_limit_headers(response: httpx.Response) -> dict[str, str]:
+    """The rate-limit headers of ``response`` (names lower-case), any credential the request sent redacted."""
+    return {
+        name: redact_credentials(value, response)
+        for name, value in response.headers.items()
+        if name.lower().startswith(_RATE_LIMIT_PREFIXES)
+    }
 
 
 def provider_message(response: httpx.Response) -> str | None:

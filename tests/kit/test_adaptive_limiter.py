@@ -1,0 +1,325 @@
+"""The adaptive limiter (llm_client/adaptive.py, llm_client/rate_headers.py), on a simulated server and a fake clock.
+
+Every batch here runs in tests/kit/simulated_server.py: a provider's token
+bucket and its headers on the simulation's own clock, which the limiter reads
+too, so nothing waits for real. The figures asserted are the promises: at a
+server that sends its headers, 300 requests at 50/s with a burst of 50 end
+within 1.05x of the 5.0 s minimum with at most 1% of answers 429 and no
+failure; at one that sends none, at most 5% are 429s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from fake_time import FakeTime
+from simulated_server import Server, Simulation
+
+from llm_client import (
+    AdaptiveLimiter,
+    AsyncLLMClient,
+    LLMClient,
+    LLMRequest,
+    LLMResponse,
+    PacedProvider,
+    RateLimitError,
+    arun_batch,
+    run_batch,
+)
+from llm_client.adaptive import Turn
+from llm_client.rate_headers import Allowance, parse_duration, parse_rate_limits
+
+pytestmark = pytest.mark.kit
+
+OPENAI = {
+    "x-ratelimit-limit-requests": "5000",
+    "x-ratelimit-remaining-requests": "4989",
+    "x-ratelimit-reset-requests": "120ms",
+    "x-ratelimit-limit-tokens": "160000",
+    "x-ratelimit-remaining-tokens": "159976",
+    "x-ratelimit-reset-tokens": "6m0s",
+}
+ANTHROPIC = {
+    "anthropic-ratelimit-requests-limit": "1000",
+    "anthropic-ratelimit-requests-remaining": "999",
+    "anthropic-ratelimit-requests-reset": "2025-08-21T12:40:59Z",
+    "anthropic-ratelimit-input-tokens-limit": "80000",
+    "anthropic-ratelimit-input-tokens-remaining": "80000",
+    "anthropic-ratelimit-input-tokens-reset": "2025-08-21T12:40:59Z",
+}
+
+
+# -- reading the headers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("20ms", 0.02), ("1s", 1.0), ("6m0s", 360.0), ("1h2m3.5s", 3723.5), ("17.13s", 17.13), ("1.5", 1.5)],
+)
+def test_go_durations_read_as_seconds(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5 s", "-1s", "1d", "ms", "nan"])
+def test_what_is_not_a_duration_reads_as_none(text: str) -> None:
+    assert parse_duration(text) is None
+
+
+def read(allowance: Allowance | None) -> tuple[Any, ...]:
+    assert allowance is not None
+    return allowance.limit, allowance.remaining, allowance.rate_per_s, allowance.reset_s
+
+
+def test_openai_headers_give_each_bucket_and_its_refill_rate() -> None:
+    limits = parse_rate_limits({name.upper(): value for name, value in OPENAI.items()})
+    assert read(limits.requests) == (5000, 4989, pytest.approx(10 / 0.12), 0.12), "(used - 1) / reset"
+    assert read(limits.tokens) == (160000, 159976, pytest.approx(23 / 360), 360.0)
+
+
+def test_anthropic_headers_are_per_minute_and_fall_back_to_input_tokens() -> None:
+    limits = parse_rate_limits(ANTHROPIC)
+    assert read(limits.requests) == (1000, 999, pytest.approx(1000 / 60), None)
+    assert read(limits.tokens) == (80000, 80000, pytest.approx(80000 / 60), None)
+
+
+def test_missing_or_malformed_headers_give_no_allowance() -> None:
+    assert parse_rate_limits({}).requests is None
+    assert (
+        parse_rate_limits({"x-ratelimit-limit-requests": "many", "x-ratelimit-remaining-requests": "1"}).requests
+        is None
+    )
+    assert parse_rate_limits({**ANTHROPIC, "anthropic-ratelimit-requests-reset": "tomorrow"}).requests is None
+
+
+def test_a_reading_with_less_than_two_used_gives_no_rate() -> None:
+    one_used = {**OPENAI, "x-ratelimit-remaining-requests": "4999", "x-ratelimit-reset-requests": "1ms"}
+    allowance = parse_rate_limits(one_used).requests
+    assert allowance is not None and allowance.rate_per_s is None
+
+
+# -- batches against a simulated server ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("latency_s", [0.05, 0.2])
+def test_with_openai_headers_300_requests_end_near_the_minimum_with_no_429_to_speak_of(latency_s: float) -> None:
+    sim = Simulation(Server(rate_per_s=50, burst=50, headers="openai"))
+    limiter = sim.limiter()
+    outcome = sim.run(limiter, 300, concurrency=16, latency_s=latency_s)
+    assert outcome.failed == 0 and outcome.answered == 300
+    assert outcome.share_429 <= 0.01
+    assert outcome.wall_s <= 1.05 * 5.0 + latency_s, "the last request goes within 5% of 5.0 s"
+    assert limiter.requests_per_s == pytest.approx(50, rel=0.02) and limiter.burst == 50
+
+
+def test_with_anthropic_headers_a_per_minute_limit_is_kept() -> None:
+    sim = Simulation(Server(rate_per_s=1, burst=60, headers="anthropic"))
+    outcome = sim.run(sim.limiter(), 120, concurrency=8, latency_s=0.2)
+    assert outcome.failed == 0 and outcome.share_429 <= 0.01
+    assert outcome.wall_s <= 1.05 * 60 + 0.2
+
+
+@pytest.mark.parametrize("headers", ["openai", "anthropic"])
+def test_a_tokens_per_minute_limit_is_learned_and_kept(headers: str) -> None:
+    server = Server(rate_per_s=1000, burst=1000, headers=headers, tokens_per_minute=60_000)
+    sim = Simulation(server)
+    limiter = sim.limiter()
+    outcome = sim.run(limiter, 300, concurrency=16, latency_s=0.05, tokens=400)
+    assert outcome.failed == 0 and outcome.share_429 <= 0.01
+    minimum = (300 * 400 - 60_000) / 1000  # the burst of a minute's tokens, then 1000 a second
+    assert minimum <= outcome.wall_s <= 1.05 * minimum + 0.05
+    assert limiter.tokens_per_minute == pytest.approx(60_000, rel=0.02)
+
+
+@pytest.mark.parametrize(("burst", "latency_s"), [(50, 0.05), (50, 0.2), (5, 0.05)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_with_no_headers_the_batch_converges_through_429s(burst: int, latency_s: float, seed: int) -> None:
+    sim = Simulation(Server(rate_per_s=50, burst=burst, headers="none"), seed=seed)
+    limiter = sim.limiter()
+    outcome = sim.run(limiter, 300, concurrency=16, latency_s=latency_s)
+    assert outcome.failed == 0 and outcome.share_429 <= 0.05
+    assert limiter.requests_per_s is not None and 35 <= limiter.requests_per_s <= 65
+    assert outcome.wall_s <= 1.3 * 300 / 50
+
+
+# -- the rules, one at a time -------------------------------------------------------------------
+
+
+def test_before_any_signal_nothing_is_held_back() -> None:
+    limiter = AdaptiveLimiter(clock=lambda: 0.0)
+    assert [limiter.reserve().wait for _ in range(20)] == [0.0] * 20
+    assert limiter.requests_per_s is None
+
+
+def test_a_429_without_headers_drops_the_rate_once_per_schedule_and_withdraws_waiting_turns() -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock, decrease=0.5)
+    first = [limiter.reserve() for _ in range(10)]
+    time.now = 0.5  # ten sent in the last half second: 20/s
+    limiter.observe(first[0], {}, rate_limited=True)
+    assert limiter.requests_per_s == pytest.approx(10.0)
+    waiting = limiter.reserve()
+    assert waiting.wait == pytest.approx(0.1)
+    limiter.observe(first[1], {}, rate_limited=True)  # sent before the drop: nothing new
+    assert limiter.requests_per_s == pytest.approx(10.0)
+    after = limiter.reserve()
+    limiter.observe(after, {}, rate_limited=True)  # sent under the new pace, and still a 429: drop again
+    assert limiter.requests_per_s == pytest.approx(5.0)
+    again = limiter.confirm(waiting)
+    assert again.seq != waiting.seq and again.wait > 0, "the turn waited for was withdrawn: it queues again"
+
+
+def test_answers_without_headers_raise_the_rate_by_about_increase_per_s_each_second() -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock, sleep=time.sleep, decrease=0.5, increase_per_s=2.0)
+    first = [limiter.reserve() for _ in range(10)]
+    time.now = 0.5
+    limiter.observe(first[0], {}, rate_limited=True)
+    assert limiter.requests_per_s == pytest.approx(10.0)
+    while time.now < 1.5:  # one second of answers, each as soon as its turn comes
+        turn = limiter.acquire()
+        limiter.observe(turn, {})
+    assert limiter.requests_per_s == pytest.approx(12.0, abs=0.3)
+
+
+def test_retry_after_holds_every_turn_until_it_has_passed() -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock)
+    limiter.observe(limiter.reserve(), {}, rate_limited=True, retry_after=3.0)
+    assert limiter.reserve().wait >= 3.0
+
+
+def test_the_answers_headers_line_the_bucket_up_with_what_the_server_has_left() -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock)
+    turns = [limiter.reserve() for _ in range(5)]
+    headers = {
+        "x-ratelimit-limit-requests": "10",
+        "x-ratelimit-remaining-requests": "2",
+        "x-ratelimit-reset-requests": "8s",
+    }
+    limiter.observe(turns[0], headers)  # 2 left after the first; 4 more sent since
+    assert limiter.requests_per_s == pytest.approx(7 / 8) and limiter.burst == 10
+    assert limiter.reserve().wait == pytest.approx(3 / (7 / 8)), "two owed, and this one: three units of refill"
+
+
+def test_acquire_sleeps_on_the_injected_sleep_and_takes_a_withdrawn_turn_again() -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock, sleep=time.sleep)
+    limiter.observe(limiter.reserve(), {}, rate_limited=True, retry_after=2.0)
+    turn = limiter.acquire()
+    assert time.sleeps and turn.wait == pytest.approx(sum(time.sleeps)) and time.now >= 2.0
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "name"),
+    [
+        ({"decrease": 1.0}, ValueError, "decrease"),
+        ({"decrease": 0}, ValueError, "decrease"),
+        ({"increase_per_s": -1}, ValueError, "increase_per_s"),
+        ({"clock": 3}, TypeError, "clock"),
+    ],
+)
+def test_bad_settings_are_refused_naming_them(options: dict[str, Any], error: type[Exception], name: str) -> None:
+    with pytest.raises(error, match=name):
+        AdaptiveLimiter(**options)
+
+
+def test_a_turn_from_elsewhere_is_refused() -> None:
+    limiter = AdaptiveLimiter()
+    with pytest.raises(TypeError, match="turn"):
+        limiter.observe(0.0, {})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tokens"):
+        limiter.reserve(-1)
+
+
+# -- in the batch runners -----------------------------------------------------------------------
+
+
+class Published:
+    """A provider that answers with OpenAI's headers for a 50/s, burst-50 limit, and 429s when told to."""
+
+    name = "published"
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.fail_first = fail_first
+        self.calls = 0
+
+    def _answer(self, req: LLMRequest) -> LLMResponse:
+        self.calls += 1
+        if self.calls <= self.fail_first:
+            raise RateLimitError(retry_after=None)
+        remaining = max(0, 50 - self.calls)
+        headers = {
+            "x-ratelimit-limit-requests": "50",
+            "x-ratelimit-remaining-requests": str(remaining),
+            "x-ratelimit-reset-requests": f"{(50 - remaining) * 20}ms",
+        }
+        return LLMResponse(text=req.prompt, model=req.model, headers=headers)
+
+    def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        return self._answer(req)
+
+    async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        return self._answer(req)
+
+
+REQUESTS = [LLMRequest(model="m", prompt=f"question {n}") for n in range(6)]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_batch_shares_one_limiter_that_learns_from_every_answer_and_429(mode: str) -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock, sleep=time.sleep, async_sleep=time.async_sleep)
+    provider = Published(fail_first=1)
+    if mode == "sync":
+        client: Any = LLMClient(provider, sleep=time.sleep)
+        results = run_batch(client, REQUESTS, concurrency=3, limiter=limiter, progress=False)
+    else:
+        client = AsyncLLMClient(provider, sleep=time.async_sleep)
+        results = asyncio.run(arun_batch(client, REQUESTS, concurrency=3, limiter=limiter, progress=False))
+    assert results == [req.prompt for req in REQUESTS]
+    assert limiter.rate_limited == 1 and limiter.burst == 50
+    assert limiter.requests_per_s is not None and 35 <= limiter.requests_per_s <= 50, "no faster than the headers say"
+
+
+def test_by_default_a_batch_paces_with_a_new_adaptive_limiter() -> None:
+    seen: list[Any] = []
+
+    class Looking(Published):
+        def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+            return self._answer(req)
+
+    client = LLMClient(Looking())
+    original = PacedProvider.__init__
+
+    def spy(self: PacedProvider, provider: Any, limiter: Any) -> None:
+        seen.append(limiter)
+        original(self, provider, limiter)
+
+    PacedProvider.__init__ = spy  # type: ignore[method-assign]
+    try:
+        run_batch(client, REQUESTS, progress=False)
+        run_batch(client, REQUESTS, progress=False)
+    finally:
+        PacedProvider.__init__ = original  # type: ignore[method-assign]
+    assert len(seen) == 2 and all(isinstance(lim, AdaptiveLimiter) for lim in seen) and seen[0] is not seen[1]
+    assert seen[0].burst == 50, "it learned from the answers' headers"
+
+
+def test_the_paced_provider_tells_the_limiter_of_each_answer_and_each_429() -> None:
+    told: list[tuple[Any, dict[str, str], bool, float | None]] = []
+
+    class Recording(AdaptiveLimiter):
+        def observe(
+            self, turn: Turn, headers: Any, *, rate_limited: bool = False, retry_after: float | None = None
+        ) -> None:
+            told.append((turn, dict(headers), rate_limited, retry_after))
+
+    paced = PacedProvider(Published(fail_first=1), Recording(clock=lambda: 0.0))
+    with pytest.raises(RateLimitError):
+        paced.complete(REQUESTS[0], timeout_s=1.0)
+    paced.complete(REQUESTS[1], timeout_s=1.0)
+    assert [(rate_limited, bool(headers)) for _, headers, rate_limited, _ in told] == [(True, False), (False, True)]
+    assert all(isinstance(turn, Turn) for turn, *_ in told)
