@@ -9,12 +9,14 @@ other host). Three measurements:
 2. **Cache hits**: one ``client.call(req)`` answered from a MemoryCache and
    from an SQLiteCache (a file in a temporary directory).
 3. **A rate-limited batch**: N requests (300) against a server that allows R
-   per second (50, bucket of 5) and answers after 0.2 s; wall time as a ratio
-   to the minimum N / R, the 429s the server sent, and the requests that
-   failed. This kit's AsyncLLMClient with and without its RateLimiter, its
-   LLMClient on threads with the limiter, and the SDK's AsyncOpenAI with an
-   asyncio.Semaphore: as is, and with every failed request sent again until
-   none fails.
+   per second (50, with a burst of B = 50), answers after 0.05 s and sends
+   OpenAI's rate-limit headers; wall time as a ratio to the minimum
+   (N - B) / R, the 429s the server sent, and the requests that failed. This
+   kit's batch runners with no rate given (the adaptive limiter, async and on
+   threads, and once against the same server sending no rate-limit headers
+   and no Retry-After), with RateLimiter(R), and with no limiter; and the
+   SDK's AsyncOpenAI with an asyncio.Semaphore: as is, and with every failed
+   request sent again until none fails.
 
 Each figure is the median over ``--runs`` runs (the contenders of a
 measurement alternate within each run, so they share the machine's noise).
@@ -73,7 +75,12 @@ class Settings:
 
     @classmethod
     def full(cls, runs: int) -> Settings:
-        return cls(runs, 2000, 20000, 5000, 300, 50.0, 5.0, 0.2, 16)
+        return cls(runs, 2000, 20000, 5000, 300, 50.0, 50.0, 0.05, 16)
+
+    @property
+    def minimum_s(self) -> float:
+        """The soonest a batch can end: the burst at once, then the rest at the server's rate (answers aside)."""
+        return max(0.0, self.batch_size - self.burst) / self.rate_per_s
 
     @classmethod
     def quick(cls) -> Settings:
@@ -108,8 +115,17 @@ class BenchServer:
     def api_base(self) -> str:
         return f"{self.url}/v1"
 
-    def reset(self, *, latency_s: float = 0.0, rate_per_s: float | None = None, burst: float = 1.0) -> None:
-        self._control.post("/reset", json={"latency_s": latency_s, "rate_per_s": rate_per_s, "burst": burst})
+    def reset(
+        self,
+        *,
+        latency_s: float = 0.0,
+        rate_per_s: float | None = None,
+        burst: float = 1.0,
+        rate_headers: bool = True,
+        retry_after: bool = True,
+    ) -> None:
+        config = {"latency_s": latency_s, "rate_per_s": rate_per_s, "burst": burst}
+        self._control.post("/reset", json=config | {"rate_headers": rate_headers, "retry_after": retry_after})
 
     def stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = self._control.get("/stats").json()
@@ -297,21 +313,22 @@ def batch(server: BenchServer, settings: Settings, sdk: bool) -> dict[str, list[
     n, c = settings.batch_size, settings.concurrency
     requests = [LLMRequest(model=MODEL, prompt=f"Request number {i}.") for i in range(n)]
 
-    def limiter() -> RateLimiter:
-        return RateLimiter(settings.rate_per_s)
+    def pace(kind: str) -> Any:
+        """The ``limiter`` argument: "auto" (adaptive), a RateLimiter at the server's rate, or None."""
+        return {"adaptive": "auto", "rate": RateLimiter(settings.rate_per_s), "none": None}[kind]
 
-    async def kit_async(paced: bool) -> int:
+    async def kit_async(kind: str) -> int:
         async with httpx.AsyncClient() as ahttp:
             provider = OpenAIProvider(api_key="bench", base_url=server.api_base, async_http_client=ahttp)
             results = await arun_batch(
-                AsyncLLMClient(provider), requests, concurrency=c, limiter=limiter() if paced else None, progress=False
+                AsyncLLMClient(provider), requests, concurrency=c, limiter=pace(kind), progress=False
             )
         return sum(isinstance(r, LLMError) for r in results)
 
-    def kit_threads() -> int:
+    def kit_threads(kind: str) -> int:
         with httpx.Client(limits=httpx.Limits(max_keepalive_connections=c)) as http:
             client = LLMClient(OpenAIProvider(api_key="bench", base_url=server.api_base, http_client=http))
-            results = run_batch(client, requests, concurrency=c, limiter=limiter(), progress=False)
+            results = run_batch(client, requests, concurrency=c, limiter=pace(kind), progress=False)
         return sum(isinstance(r, LLMError) for r in results)
 
     async def sdk_gather(until_done: bool) -> int:
@@ -335,19 +352,30 @@ def batch(server: BenchServer, settings: Settings, sdk: bool) -> dict[str, list[
                     break
             return len(pending)
 
-    contenders: dict[str, Callable[[], int]] = {
-        "AsyncLLMClient + arun_batch + RateLimiter": lambda: asyncio.run(kit_async(True)),
-        "AsyncLLMClient + arun_batch, no limiter": lambda: asyncio.run(kit_async(False)),
-        f"LLMClient + run_batch ({c} threads) + RateLimiter": kit_threads,
+    silent = {"rate_headers": False, "retry_after": False}
+    contenders: dict[str, tuple[Callable[[], int], dict[str, bool]]] = {
+        "AsyncLLMClient + arun_batch, adaptive (the default)": (lambda: asyncio.run(kit_async("adaptive")), {}),
+        f"LLMClient + run_batch ({c} threads), adaptive": (lambda: kit_threads("adaptive"), {}),
+        "AsyncLLMClient + arun_batch, adaptive, server sends no rate-limit headers": (
+            lambda: asyncio.run(kit_async("adaptive")),
+            silent,
+        ),
+        "AsyncLLMClient + arun_batch + RateLimiter": (lambda: asyncio.run(kit_async("rate")), {}),
+        "AsyncLLMClient + arun_batch, no limiter": (lambda: asyncio.run(kit_async("none")), {}),
     }
     if sdk:
-        contenders["openai AsyncOpenAI + Semaphore + gather"] = lambda: asyncio.run(sdk_gather(False))
-        contenders["openai, failed requests sent again until none fails"] = lambda: asyncio.run(sdk_gather(True))
+        contenders["openai AsyncOpenAI + Semaphore + gather"] = (lambda: asyncio.run(sdk_gather(False)), {})
+        contenders["openai, failed requests sent again until none fails"] = (
+            lambda: asyncio.run(sdk_gather(True)),
+            {},
+        )
 
     runs: dict[str, list[BatchRun]] = {name: [] for name in contenders}
     for _ in range(settings.runs):
-        for name, run in contenders.items():
-            server.reset(latency_s=settings.latency_s, rate_per_s=settings.rate_per_s, burst=settings.burst)
+        for name, (run, server_options) in contenders.items():
+            server.reset(
+                latency_s=settings.latency_s, rate_per_s=settings.rate_per_s, burst=settings.burst, **server_options
+            )
             start = time.perf_counter()
             failed = run()
             wall = time.perf_counter() - start
@@ -402,25 +430,26 @@ def cache_table(samples: Samples) -> list[str]:
 
 
 def batch_table(runs: dict[str, list[BatchRun]], settings: Settings) -> list[str]:
-    minimum = settings.batch_size / settings.rate_per_s
+    minimum = settings.minimum_s
     lines = [
-        "| client | wall time (median) | / minimum | 429s (median) | failed requests (median) "
+        "| client | wall time (median) | / minimum | 429s (median) | 429s / responses | failed requests (median) "
         "| HTTP requests (median) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, results in runs.items():
         wall = statistics.median(r.wall_s for r in results)
+        limited = statistics.median(r.rate_limited for r in results)
+        attempts = statistics.median(r.attempts for r in results)
         lines.append(
-            f"| {name} | {wall:.2f} s | {wall / minimum:.3f}x | "
-            f"{statistics.median(r.rate_limited for r in results):g} | "
-            f"{statistics.median(r.failed for r in results):g} | "
-            f"{statistics.median(r.attempts for r in results):g} |"
+            f"| {name} | {wall:.2f} s | {wall / minimum:.3f}x | {limited:g} | "
+            f"{limited / max(attempts, 1):.1%} | "
+            f"{statistics.median(r.failed for r in results):g} | {attempts:g} |"
         )
     return lines
 
 
 def report(settings: Settings, sections: dict[str, list[str]], sdk: bool, quick: bool, loads: tuple[str, str]) -> str:
-    minimum = settings.batch_size / settings.rate_per_s
+    minimum = settings.minimum_s
     head = [
         f"Measured {dt.date.today().isoformat()} on {machine()}; load average {loads[0]} before, {loads[1]} after.",
         f"Medians over {settings.runs} run(s){' (--quick: small numbers, not for quoting)' if quick else ''}.",
@@ -440,7 +469,7 @@ def report(settings: Settings, sections: dict[str, list[str]], sdk: bool, quick:
         "",
         f"**Batch of {settings.batch_size} requests**, server limit {settings.rate_per_s:g}/s (a bucket of "
         f"{settings.burst:g}), {settings.latency_s:g} s per answer, concurrency {settings.concurrency}; "
-        f"minimum {minimum:g} s:",
+        f"minimum ({settings.batch_size:g} - {settings.burst:g}) / {settings.rate_per_s:g} = {minimum:g} s:",
         "",
         *sections["batch"],
     ]

@@ -6,13 +6,20 @@ seconds. With a rate limit it keeps a token bucket of ``burst`` requests,
 refilled at ``rate_per_s`` per second, and answers a request that finds it
 empty with HTTP 429, OpenAI's error body, and both ``Retry-After`` (whole
 seconds, rounded up) and ``retry-after-ms`` (the time until the next token).
-A 429 is answered at once: latency applies to answers only.
+A 429 is answered at once: latency applies to answers only. Every answer and
+every 429 also carries OpenAI's rate-limit headers, as api.openai.com sends
+them: ``x-ratelimit-limit-requests`` (the bucket's size),
+``x-ratelimit-remaining-requests`` (whole requests left, rounded down) and
+``x-ratelimit-reset-requests`` (the time until the bucket is full again, as a
+Go duration: ``20ms``, ``1.5s``, ``1m0s``). With ``rate_headers`` false (and
+``retry_after`` false) the server sends none of them, like a server that only
+says 429.
 
 Control endpoints, for the benchmark runner:
 
 - ``GET /stats``: ``{"requests", "ok", "rate_limited", "config"}`` since the last reset;
-- ``POST /reset`` with ``{"latency_s": 0.2, "rate_per_s": 50, "burst": 5}``
-  (``rate_per_s`` null for no limit): new settings, zeroed counters, a full bucket.
+- ``POST /reset`` with ``{"latency_s": 0.2, "rate_per_s": 50, "burst": 5, "rate_headers": true,
+  "retry_after": true}`` (``rate_per_s`` null for no limit): new settings, zeroed counters, a full bucket.
 
 Run it alone with ``python bench/server.py --port 8000``; it prints
 ``listening on http://127.0.0.1:PORT`` once it accepts connections (port 0, the
@@ -41,6 +48,8 @@ class Config:
     latency_s: float = 0.0
     rate_per_s: float | None = None
     burst: float = 1.0
+    rate_headers: bool = True
+    retry_after: bool = True
 
 
 class Limiter:
@@ -64,6 +73,25 @@ class Limiter:
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
+    def headers(self) -> dict[str, str]:
+        """OpenAI's rate-limit headers for the bucket as it is now (none without a limit)."""
+        if self.rate is None:
+            return {}
+        full_in = (self.burst - self.tokens) / self.rate
+        return {
+            "x-ratelimit-limit-requests": f"{self.burst:g}",
+            "x-ratelimit-remaining-requests": str(max(0, math.floor(self.tokens))),
+            "x-ratelimit-reset-requests": go_duration(full_in),
+        }
+
+
+def go_duration(seconds: float) -> str:
+    """``seconds`` as Go prints a duration, the form of OpenAI's reset headers: ``20ms``, ``1.5s``, ``6m0s``."""
+    if seconds < 1.0:
+        return f"{math.ceil(seconds * 1000)}ms"
+    minutes, rest = divmod(seconds, 60.0)
+    return f"{int(minutes)}m{rest:.3g}s" if minutes else f"{seconds:.3g}s"
+
 
 class BenchServer:
     """The request counters, the settings and the handlers."""
@@ -78,6 +106,9 @@ class BenchServer:
         self.ok = 0
         self.rate_limited = 0
         self.completion_ids = 0
+
+    def rate_headers(self) -> dict[str, str]:
+        return self.limiter.headers() if self.config.rate_headers else {}
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -101,8 +132,11 @@ class BenchServer:
                     "code": "rate_limit_exceeded",
                 }
             }
-            headers = {"retry-after": str(math.ceil(wait)), "retry-after-ms": str(millis)}
+            headers = self.rate_headers()
+            if self.config.retry_after:
+                headers |= {"retry-after": str(math.ceil(wait)), "retry-after-ms": str(millis)}
             return 429, headers, json.dumps(error).encode()
+        headers = self.rate_headers()
         try:
             request = json.loads(body)
             model = str(request["model"])
@@ -130,7 +164,7 @@ class BenchServer:
             ],
             "usage": {"prompt_tokens": 8, "completion_tokens": 8, "total_tokens": 16},
         }
-        return 200, {}, json.dumps(answer).encode()
+        return 200, headers, json.dumps(answer).encode()
 
     async def route(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         if method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
@@ -199,9 +233,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-s", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--rate-per-s", type=float, default=None, help="requests per second (default: no limit)")
     parser.add_argument("--burst", type=float, default=1.0, help="requests the bucket holds")
+    parser.add_argument("--no-rate-headers", action="store_true", help="send no x-ratelimit-* headers")
+    parser.add_argument("--no-retry-after", action="store_true", help="send no Retry-After with a 429")
     args = parser.parse_args(argv)
+    config = Config(args.latency_s, args.rate_per_s, args.burst, not args.no_rate_headers, not args.no_retry_after)
     try:
-        asyncio.run(serve(args.port, Config(args.latency_s, args.rate_per_s, args.burst)))
+        asyncio.run(serve(args.port, config))
     except KeyboardInterrupt:
         pass
 

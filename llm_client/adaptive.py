@@ -9,7 +9,8 @@ injectable clock and sleep), but nobody gives it a rate. It learns one:
   requests and for tokens. The limiter keeps a copy of that bucket and, on
   every answer, lines the copy up with what the server said was left, minus
   what was sent since. It then sends as fast as the provider allows, burst
-  included, and no faster.
+  included, and no faster; it only keeps back what the provider refills in
+  0.1 s, so that requests whose waiters woke late do not find it empty.
 - **From 429s**, when the answers carry no such headers: the rate drops to
   ``decrease`` times what it was (the first 429 measures what was being sent
   in the last second), and every answer then adds ``increase_per_s / rate``,
@@ -41,6 +42,7 @@ from llm_client.rate_headers import Allowance, parse_rate_limits
 __all__ = ["AdaptiveLimiter", "Turn"]
 
 _MIN_RATE_PER_S = 0.01
+_JITTER_S = 0.1  # how late a waiter may wake (a busy machine, a busy event loop) without causing a 429
 _WINDOW_S = 1.0  # how far back the first 429 looks to measure the rate being sent
 _MEMORY_S = 120.0  # how long sent turns are remembered, to count what went after an answer's request
 
@@ -284,7 +286,10 @@ class AdaptiveLimiter:
         rate = self._smoothed(kind, told, bucket)
         elapsed = max(0.0, now - turn.at)
         server = min(told.limit, told.remaining + elapsed * rate)
-        sent_level = server - self._sent_after(turn, now, amount)
+        # Keep back what the rate brings in JITTER_S: turns that bunch up after a late wake-up
+        # then find the server's bucket not quite empty, instead of getting a 429.
+        spare = min(rate * _JITTER_S, 0.25 * told.limit)
+        sent_level = server - spare - self._sent_after(turn, now, amount)
         if bucket is None:
             bucket = TokenBucket(rate, told.limit, start=now)
             bucket.tokens = sent_level
