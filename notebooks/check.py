@@ -37,15 +37,18 @@ _TABLE_HEADER = re.compile(r"^=+ grade =+$")
 _SUMMARY = re.compile(r"^=*\s*\d+ \w+.* in [\d.]+s\b")
 
 
-def check(exercise: str) -> int:
+def check(exercise: str, hint: int | None = None) -> int:
     """Run the grader for ``exercise`` ("ex1" .. "ex5", or "ex6"), print its table, return the points earned.
 
     Failing tests earn no points and are listed with what went wrong; nothing
-    is raised for them. Raises ValueError only when ``exercise`` is not an
-    exercise id.
+    is raised for them. ``hint`` asks for that hint of the exercise (counted
+    from 1) in place of the one the table shows by itself. Raises ValueError
+    only when ``exercise`` is not an exercise id or ``hint`` not a positive int.
     """
     if not isinstance(exercise, str) or not _EXERCISE.match(exercise):
         raise ValueError(f'exercise must be an id like "ex2", got {exercise!r}')
+    if hint is not None and (isinstance(hint, bool) or not isinstance(hint, int) or hint < 1):
+        raise ValueError(f"hint must be a hint number counted from 1, got {hint!r}")
     if not GRADER.is_dir():
         print(f"The grader is not in this copy of the course ({GRADER} is missing), so {exercise} cannot be graded.")
         return 0
@@ -56,7 +59,7 @@ def check(exercise: str) -> int:
             report_path=Path(tmp) / "report.json",
             exercises=[exercise],
             timeout_s=TIMEOUT_S,
-            extra_args=["-q", "--no-header"],
+            extra_args=["-q", "--no-header", *(["--hint", str(hint)] if hint is not None else [])],
         )
     if run.timed_out:
         print(f"Grading {exercise} took longer than {TIMEOUT_S:.0f} s and was stopped.")

@@ -36,6 +36,8 @@ class Exercise:
     functions: tuple[str, ...]
     hints: tuple[str, ...]
     optional: bool = False
+    #: Where to begin (the file, the function, the notebook): shown while the exercise is not started.
+    start: str = ""
 
 
 def load_catalog(path: Path = CATALOG_PATH) -> dict[str, Exercise]:
@@ -71,5 +73,6 @@ def load_catalog(path: Path = CATALOG_PATH) -> dict[str, Exercise]:
             functions=tuple(entry["functions"]),
             hints=tuple(hints),
             optional=bool(entry.get("optional", False)),
+            start=str(entry.get("start", "")),
         )
     return catalog

@@ -5,8 +5,10 @@ worth (``pytest.mark.points(2)``); it may name the catalog hint (exercises.toml)
 that helps when it fails, ``pytest.mark.hint(n)``, counted from 1 (the first
 hint when it names none). At the end of each run that included grader tests the
 plugin prints one row per exercise: points earned of possible, a status, and
-for an exercise that is not done the hint of its first failing test (the first
-hint while the exercise is not started); then the total and where to go next.
+for an exercise that is not done the hint of its first failing test (where to
+begin, the catalog's ``start``, while the exercise is not started); then the
+total and where to go next. ``--hint N`` shows hint N of each exercise that is
+not done instead: the next hint, asked for (``check("ex2", hint=2)`` in a notebook).
 
 A test that fails because an exercise stub still raises NotImplementedError is
 reported in one line ("ex2 not started: backoff_delay still raises
@@ -23,6 +25,7 @@ from llm_client, so it reports even when the package under test cannot be import
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import textwrap
@@ -72,6 +75,7 @@ class ExerciseTally:
     info: Exercise
     results: list[TestResult] = field(default_factory=list)
     collection_error: str | None = None
+    asked_hint: int | None = None
 
     @property
     def earned(self) -> float:
@@ -94,12 +98,18 @@ class ExerciseTally:
 
     @property
     def hint(self) -> str | None:
-        """The catalog hint for this exercise's first failing test (the first hint while it is not started)."""
+        """The hint asked for; else the catalog hint of the first failing test, or where to begin if not started."""
         if not self.info.hints or self.status == "passed":
             return None
+        hints = self.info.hints
+        if self.asked_hint is not None:
+            number = min(self.asked_hint, len(hints))
+            return f"({number} of {len(hints)}) {hints[number - 1]}"
+        if self.status == NOT_STARTED and self.info.start:
+            return self.info.start
         failing = next((r for r in self.results if not r.passed), None)
         number = 1 if failing is None or self.status == NOT_STARTED else failing.hint
-        return self.info.hints[min(max(number, 1), len(self.info.hints)) - 1]
+        return hints[min(max(number, 1), len(hints)) - 1]
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -110,6 +120,19 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="write a Gradescope results.json with the score of every grader test to PATH",
     )
+    group.addoption(
+        "--hint",
+        metavar="N",
+        type=_hint_number,
+        default=None,
+        help="show hint N (counted from 1) of each exercise that is not done, in place of the usual one",
+    )
+
+
+def _hint_number(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"--hint takes a hint number counted from 1, got {value!r}")
+    return int(value)
 
 
 def register(config: pytest.Config, *, root: Path) -> None:
@@ -249,6 +272,7 @@ class GraderPlugin:
             )
             tally = ExerciseTally(info, [r for r in self.results.values() if r.exercise == ex])
             tally.collection_error = self.collection_errors.get(ex)
+            tally.asked_hint = self.config.getoption("--hint", None)
             tallies.append(tally)
         return tallies
 
@@ -300,6 +324,11 @@ class GraderPlugin:
         if todo is not None:
             where = f": read {todo.info.notebook}" if todo.info.notebook else ""
             lines.append(f"next: {todo.info.id} {todo.info.title}{where}, then run `pytest -m {todo.info.id}`")
+            if len(todo.info.hints) > 1:
+                lines.append(
+                    f"more hints: `pytest -m {todo.info.id} --hint N` shows hint N of {len(todo.info.hints)}; "
+                    f'in its notebook, check("{todo.info.id}", hint=N)'
+                )
         return lines
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

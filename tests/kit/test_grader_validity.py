@@ -105,7 +105,7 @@ def test_untouched_learner_package_scores_zero_and_shows_where_to_start(grades: 
     assert f"next: {first.id} {first.title}: read {first.notebook}" in output
     for ex in CATALOG.values():
         assert f"{ex.id} not started:" in output, f"no 'not started' line for {ex.id}"
-    assert shown_hints(output) == [ex.hints[0] for ex in CATALOG.values()], "not started: the first hint is shown"
+    assert shown_hints(output) == [ex.start for ex in CATALOG.values()], "not started: only where to begin is shown"
     assert "Traceback" not in output and "NotImplementedError(" not in output, "stub failures must be one line each"
     assert "Interrupted" not in output
     for test in learner.report["tests"]:

@@ -5,6 +5,9 @@
   characters of code and no whole line with any reference answer (the blocks
   between ``# BEGIN SOLUTION`` and ``# END SOLUTION``), and it reads as prose,
   not as code (no calls, assignments, comparisons or attribute chains).
+- Hints come when asked for: a not-started exercise shows only where to
+  begin; ``pytest -m exN --hint N`` in a terminal and ``check("exN", hint=N)``
+  in a notebook show hint N.
 - The learner package (``llm_client/``) holds none of the statements of any
   reference answer, in any file: an answer copied into another module (an
   async twin, a second provider) would hand it to the learner.
@@ -13,12 +16,18 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 import textwrap
 import tomllib
 from pathlib import Path
 
 import pytest
+
+from tests.grader.catalog import load_catalog
+from tests.grader.launch import run_grading
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions" / "llm_client"
@@ -216,3 +225,60 @@ def test_each_hint_is_one_line_of_prose(where: str, text: str) -> None:
 def test_no_hint_shares_code_with_any_reference_answer(where: str, text: str) -> None:
     shared = {exercise: found for exercise, body in _answers() if (found := _gives_away(text, body))}
     assert shared == {}, f"{where} gives an answer away: {shared}"
+
+
+# -- hints on request ---------------------------------------------------------------------------
+
+RUN_TIMEOUT_S = 120.0
+
+
+def _needs_stubs() -> None:
+    if "raise NotImplementedError" not in (LEARNER / "backoff.py").read_text(encoding="utf-8"):
+        pytest.skip("llm_client/ has no exercise stubs (it is a copy of the reference)")
+
+
+def test_a_not_started_exercise_shows_where_to_begin_and_how_to_ask_for_more() -> None:
+    _needs_stubs()
+    ex2 = load_catalog()["ex2"]
+    run = run_grading(ROOT, exercises=["ex2"], timeout_s=RUN_TIMEOUT_S)
+    flat = _normalize(run.output)
+    assert _normalize(ex2.start) in flat, run.output[-2000:]
+    assert not any(_normalize(hint) in flat for hint in ex2.hints), "a not-started exercise gets no concept hint yet"
+    assert 'pytest -m ex2 --hint N` shows hint N of 3; in its notebook, check("ex2", hint=N)' in run.output
+
+
+def test_the_hint_asked_for_in_a_terminal_is_shown() -> None:
+    _needs_stubs()
+    ex3 = load_catalog()["ex3"]
+    run = run_grading(ROOT, exercises=["ex3"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "2"])
+    flat = _normalize(run.output)
+    assert _normalize(f"hint: (2 of 3) {ex3.hints[1]}") in flat, run.output[-2000:]
+    assert _normalize(ex3.start) not in flat and _normalize(ex3.hints[0]) not in flat
+
+
+def test_a_hint_number_past_the_last_shows_the_last_and_zero_is_refused() -> None:
+    _needs_stubs()
+    ex1 = load_catalog()["ex1"]
+    run = run_grading(ROOT, exercises=["ex1"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "9"])
+    assert _normalize(f"(3 of 3) {ex1.hints[2]}") in _normalize(run.output), run.output[-2000:]
+    refused = run_grading(ROOT, exercises=["ex1"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "0"])
+    assert refused.returncode == 4 and "--hint takes a hint number counted from 1" in refused.output
+
+
+def test_the_hint_asked_for_in_a_notebook_is_shown() -> None:
+    _needs_stubs()
+    ex5 = load_catalog()["ex5"]
+    program = "from check import check; print('returned', check('ex5', hint=3))"
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}  # the learner package
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT / "notebooks", env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert _normalize(f"(3 of 3) {ex5.hints[2]}") in _normalize(done.stdout), done.stdout[-2000:]
+    assert "returned 0" in done.stdout
+    refused = subprocess.run(
+        [sys.executable, "-c", "from check import check; check('ex5', hint=0)"],
+        cwd=ROOT / "notebooks", capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert "ValueError: hint must be a hint number counted from 1, got 0" in refused.stderr
