@@ -35,7 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,7 @@ def run_grading(
     python: str = sys.executable,
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> GradingRun:
     """Grade ``package_parent/llm_client`` with the grader of ``root``; return the run's outcome.
 
@@ -163,7 +164,8 @@ def run_grading(
     where the grader writes results.json (a temporary file when None).
     ``timeout_s`` bounds the whole run and ``test_timeout_s`` each test, in
     seconds. ``env`` is the environment the rules of ``grading_env`` are
-    applied to (os.environ when None). Raises ValueError for an exercise that
+    applied to (os.environ when None). ``memory_limit_bytes`` caps the run's
+    address space (POSIX only; none when None). Raises ValueError for an exercise that
     is not an id and FileNotFoundError when there is no package to grade.
     """
     if not (package_parent / PACKAGE).is_dir():
@@ -183,7 +185,12 @@ def run_grading(
         )
         output_path = Path(tmp) / "output.txt"
         returncode, timed_out = _run(
-            command, cwd=root, env=grading_env(package_parent, env), output=output_path, timeout_s=timeout_s
+            command,
+            cwd=root,
+            env=grading_env(package_parent, env),
+            output=output_path,
+            timeout_s=timeout_s,
+            memory_bytes=memory_limit_bytes,
         )
         return GradingRun(returncode, _tail(output_path), _read_report(report), timed_out)
 
@@ -197,14 +204,21 @@ def _checked_exercises(exercises: Sequence[str]) -> list[str]:
     return list(exercises)
 
 
-def _limit_file_size() -> None:  # pragma: no cover - runs in the child, between fork and exec
-    import resource
+def _limits(memory_bytes: int | None) -> Callable[[], None]:
+    """What the child runs between fork and exec: cap the size of any file it writes, and its memory."""
 
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+    def apply() -> None:  # pragma: no cover - runs in the child
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+        if memory_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    return apply
 
 
 def _run(
-    command: list[str], *, cwd: Path, env: dict[str, str], output: Path, timeout_s: float
+    command: list[str], *, cwd: Path, env: dict[str, str], output: Path, timeout_s: float, memory_bytes: int | None
 ) -> tuple[int | None, bool]:
     """Run ``command`` with its output in the file ``output``; kill its process group after ``timeout_s``.
 
@@ -221,7 +235,7 @@ def _run(
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=posix,
-            preexec_fn=_limit_file_size if posix else None,
+            preexec_fn=_limits(memory_bytes) if posix else None,
         )
         try:
             return process.wait(timeout=timeout_s), False
