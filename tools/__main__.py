@@ -13,6 +13,8 @@ from collections.abc import Sequence
 #: command -> (module, what it does)
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("tools.generate_learner", "write llm_client/ from solutions/ (--check: fail when it is stale)"),
+    "check": ("tools.dev_check", "every stub fails its exercise's tests and every solution passes them"),
+    "mutants": ("tools.mutant_check", "grade every catalogued wrong answer; each must lose points in its exercise"),
     "grade-class": ("tools.class_grading", "grade a folder of submissions: results.json per learner, grades.csv"),
     "release": ("tools.release", "write the learner-only copy of the kit (a Classroom template repository)"),
     "classroom": ("tools.build_classroom", "write the GitHub Classroom workflow from the catalog"),
