@@ -89,6 +89,7 @@ class AdaptiveLimiter:
     (None until learned). Like :class:`~llm_client.limiter.RateLimiter`,
     :meth:`acquire` and :meth:`aacquire` wait for a turn; each returns the
     :class:`Turn`, which :meth:`observe` takes back with the answer's headers.
+    ``rate_limited`` counts the 429s it was told of.
     """
 
     def __init__(
@@ -235,19 +236,38 @@ class AdaptiveLimiter:
             if rate_limited and retry_after is not None and retry_after > 0:
                 self._hold(now, now + retry_after)
 
+    def _after(self, seq: int) -> list[Turn]:
+        """The turns given after place ``seq`` in line (newest first; turns are kept in the order given)."""
+        later = []
+        for t in reversed(self._sent):
+            if t.seq <= seq:
+                break
+            later.append(t)
+        return later
+
+    def _pending(self, now: float) -> list[Turn]:
+        """The turns given for later than ``now`` (a turn given later is never due earlier, but for rate changes)."""
+        pending = []
+        for t in reversed(self._sent):
+            if t.at <= now:
+                break
+            pending.append(t)
+        return pending
+
     def _sent_after(self, turn: Turn, now: float, amount: Callable[[Turn], float]) -> float:
         """What was sent after ``turn`` (by place in line) up to ``now``."""
-        return sum(amount(t) for t in self._sent if t.seq > turn.seq and t.at <= now)
+        return sum(amount(t) for t in self._after(turn.seq) if t.at <= now)
 
     def _withdraw_pending(self, now: float) -> None:
         """Take back every turn handed out for later than ``now``: its waiter will queue again."""
-        pending = [t for t in self._sent if t.at > now]
+        pending = self._pending(now)
         if self._requests is not None:
             self._requests.tokens += len(pending)
         if self._tokens is not None:
             self._tokens.tokens += sum(t.tokens for t in pending)
         self._epoch += 1
-        self._sent = deque(t for t in self._sent if t.at <= now)
+        for _ in pending:
+            self._sent.pop()
 
     def _smoothed(self, kind: str, told: Allowance, bucket: TokenBucket | None) -> float:
         """The refill rate, each reading weighted by how much of the bucket was used when it was read.
@@ -298,7 +318,7 @@ class AdaptiveLimiter:
         bucket.rate, bucket.capacity = rate, told.limit
         if turn.epoch != self._epoch:
             return bucket  # sent under a schedule already withdrawn: what it says is out of date
-        pending = sum(amount(t) for t in self._sent if t.at > now)
+        pending = sum(amount(t) for t in self._pending(now))
         tolerance = max(1.0, 0.01 * told.limit)
         if sent_level < bucket.tokens + pending - tolerance:
             self._withdraw_pending(now)
