@@ -31,6 +31,7 @@ from llm_client.errors import (
 )
 from llm_client.limiter import PacedProvider, RateLimiter, TokenBucket, estimate_tokens
 from llm_client.logs import enable_logging
+from llm_client.policy import RetryPolicy
 from llm_client.providers import (
     AnthropicProvider,
     AsyncProvider,
@@ -41,7 +42,7 @@ from llm_client.providers import (
     Provider,
 )
 from llm_client.request import LLMRequest, make_cache_key
-from llm_client.retry import RetryPolicy, rate_limit_delay
+from llm_client.retry import rate_limit_delay
 from llm_client.retry_after import parse_retry_after
 from llm_client.structured import parse_structured
 

@@ -24,7 +24,7 @@ from llm_client.errors import LLMError
 from llm_client.logs import log_event
 from llm_client.providers.base import LLMResponse, Provider
 from llm_client.request import LLMRequest, make_cache_key
-from llm_client.retry import RetryPolicy, RetryState
+from llm_client.policy import RetryPolicy, RetryState
 
 __all__ = ["LLMClient", "new_request_id"]
 

@@ -10,8 +10,7 @@ from email.utils import formatdate
 import httpx
 import pytest
 
-import llm_client.retry
-from llm_client import FakeProvider, LLMClient, LLMRequest, RateLimitError, parse_retry_after, rate_limit_delay
+from llm_client import RateLimitError, parse_retry_after, rate_limit_delay
 
 pytestmark = pytest.mark.ex3
 
@@ -151,35 +150,3 @@ def test_no_retry_after_falls_back_to_backoff() -> None:
     got = rate_limit_delay(RateLimitError(retry_after=None), 2, max_retry_after_s=60.0, backoff=backoff)
     assert got == 0.75, f"expected backoff(2) (0.75 s) when the provider gave no Retry-After, got {got!r}"
     assert backoff.asked == [2], f"expected backoff to be asked about attempt 2, got {backoff.asked}"
-
-
-# -- through the client -------------------------------------------------------------------
-
-
-@pytest.mark.points(2)
-@pytest.mark.hint(3)
-def test_client_sleeps_what_the_provider_asked_then_succeeds() -> None:
-    sleeps: list[float] = []
-    provider = FakeProvider([RateLimitError(retry_after=2.0), "ok"])
-    client = LLMClient(provider, sleep=sleeps.append, max_retries=2)
-    got = client.call(LLMRequest(model="m", prompt="hello"))
-    assert got == "ok", f"expected the answer after the 429 ('ok'), got {got!r}"
-    assert sleeps == [2.0], f"expected one sleep of 2.0 s (Retry-After: 2), got {sleeps}"
-    assert provider.call_count == 2, f"expected 2 attempts, got {provider.call_count}"
-
-
-@pytest.mark.points(1)
-@pytest.mark.hint(3)
-def test_client_backs_off_when_retry_after_is_too_long(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Exercise 2's functions are replaced by fixed stand-ins, so this test needs only exercise 3.
-    monkeypatch.setattr(llm_client.retry, "backoff_delay", lambda attempt, base=0.5, cap=8.0: 0.5 * 2**attempt)
-    monkeypatch.setattr(llm_client.retry, "add_jitter", lambda delay_s, rng=None: delay_s)
-    sleeps: list[float] = []
-    provider = FakeProvider([RateLimitError(retry_after=3600.0), RateLimitError(retry_after=None), "ok"])
-    client = LLMClient(provider, sleep=sleeps.append, max_retries=3, max_retry_after_s=60.0)
-    got = client.call(LLMRequest(model="m", prompt="hello"))
-    assert got == "ok", f"expected 'ok' after two 429s, got {got!r}"
-    assert sleeps == [0.5, 1.0], (
-        "expected the backoff waits [0.5, 1.0] (Retry-After 3600 s is above the 60 s cap; then none given), "
-        f"got {sleeps}"
-    )

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from llm_client import (
     FakeProvider,
-    InvalidRequestError,
     LLMClient,
     LLMRequest,
     MemoryCache,
@@ -190,12 +189,12 @@ def test_valid_output_is_cached_under_a_key_that_includes_the_schema() -> None:
 
 @pytest.mark.points(1)
 @pytest.mark.hint(2)
-def test_provider_errors_pass_through_unchanged() -> None:
-    provider = FakeProvider([WRONG_TYPE, InvalidRequestError("bad request", status_code=400)], default=None)
-    client = LLMClient(provider, key_fn=simple_key, sleep=lambda s: None)
-    with pytest.raises(InvalidRequestError):
-        client.call_structured(REQ, Weather, max_repairs=2)
-    assert provider.call_count == 2, (
-        f"expected two calls (an answer, then a repair refused with a 400, which is neither retried nor repaired), "
-        f"got {provider.call_count}"
-    )
+def test_a_repair_keeps_the_model_and_settings_of_the_request() -> None:
+    req = LLMRequest(model="m2", prompt=REQ.prompt, system_prompt="Answer in JSON.", max_tokens=64, stop=("END",))
+    client, provider = make_client([WRONG_TYPE, VALID])
+    client.call_structured(req, Weather, max_repairs=1)
+    assert provider.call_count == 2, f"expected 2 calls (answer, repair), got {provider.call_count}"
+    second = provider.calls[1].request
+    kept = {name: getattr(second, name) for name in ("model", "system_prompt", "max_tokens", "stop")}
+    want = {name: getattr(req, name) for name in kept}
+    assert kept == want, f"expected the repair to keep the request's other fields {want}, got {kept}"

@@ -18,7 +18,6 @@ from llm_client import (
     AuthenticationError,
     ConfigurationError,
     InvalidRequestError,
-    LLMClient,
     LLMConnectionError,
     LLMRequest,
     LLMTimeoutError,
@@ -341,11 +340,11 @@ def test_an_unsupported_protocol_is_a_configuration_error_never_retried(
 
 @pytest.mark.points(1)
 @pytest.mark.hint(2)
-def test_the_client_does_not_retry_a_400(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+def test_a_400_is_one_request_and_an_error_the_client_never_retries(
+    api: respx.MockRouter, provider: OpenAIProvider
+) -> None:
     route = answer_with(api, httpx.Response(400, json=error_body("bad model")))
-    sleeps: list[float] = []
-    client = LLMClient(provider, sleep=sleeps.append, max_retries=3)
-    with pytest.raises(InvalidRequestError):
-        client.call(REQ)
-    assert route.call_count == 1, f"expected exactly one request for a 400 (never retried), got {route.call_count}"
-    assert sleeps == [], f"expected no sleep, got {sleeps}"
+    error = raised_by(provider)
+    assert isinstance(error, InvalidRequestError), f"expected InvalidRequestError for a 400, got {error!r}"
+    assert not error.retryable, "expected the error for a 400 not to be retryable (the request itself is wrong)"
+    assert route.call_count == 1, f"expected exactly one request for a 400, got {route.call_count}"

@@ -10,7 +10,8 @@ gets :data:`FILLER` (a plain 503).
 ``AnthropicProvider``) on an ``httpx.MockTransport`` and a real ``LLMClient``
 with a fake clock and sleep, and records what happened. :func:`expected` is the
 oracle: from the documented rules alone (the error table of
-``llm_client.errors``, the retry rules of ``llm_client.retry``), it says what
+``llm_client.errors``, and the retry rules of ``tests/grader/fault_oracle.py``,
+the grader's oracle for exercise 7), it says what
 must happen. It shares no code with the client: its backoff is the formula
 ``min(cap, base * 2**attempt)``, its jitter a draw from its own
 ``random.Random`` seeded like the client's.
@@ -31,6 +32,7 @@ from typing import Any
 from unittest import mock
 
 import httpx
+from tests.grader.fault_oracle import Settings, Step, predict
 from hypothesis import strategies as st
 
 from llm_client import (
@@ -504,47 +506,39 @@ class Outcome:
     faults: list[Fault] = field(default_factory=list)
 
 
+def _step(fault: Fault) -> Step:
+    """What ``fault`` is to the retry loop, by the documented error table."""
+    result = expectation(fault)
+    return Step(
+        text=result.text,
+        retryable=result.retryable,
+        rate_limited=result.error is RateLimitError,
+        retry_after=result.retry_after,
+        cost_s=fault.cost_s,
+    )
+
+
+_GAVE_UP = {"attempts_exhausted": RetriesExhaustedError, "deadline": DeadlineExceededError}
+
+
 def expected(sequence: list[Fault], config: Config) -> Outcome:
-    """The outcome the documented rules require for ``sequence`` under ``config``."""
+    """The outcome the documented rules require for ``sequence`` under ``config`` (the grader's oracle)."""
     jitter = random.Random(config.seed)
-    elapsed = 0.0
-    sleeps: list[float] = []
-    timeouts: list[float] = []
-    used: list[Fault] = []
-    for attempt in range(config.max_retries + 1):
-        fault = sequence[attempt] if attempt < len(sequence) else FILLER
-        used.append(fault)
-        timeout = config.timeout_s
-        if config.deadline_s is not None:
-            timeout = min(timeout, max(config.deadline_s - elapsed, 1e-3))
-        timeouts.append(timeout)
-        elapsed += fault.cost_s
-        result = expectation(fault)
-        done = Outcome(attempts=attempt + 1, sleeps=sleeps, timeouts=timeouts, last=result, faults=used)
-        if result.text is not None:
-            done.text = result.text
-            return done
-        if not result.retryable:
-            done.error = result.error
-            return done
-        if attempt == config.max_retries:
-            done.error = RetriesExhaustedError
-            return done
-        if (
-            result.error is RateLimitError
-            and result.retry_after is not None
-            and (result.retry_after <= config.max_retry_after_s)
-        ):
-            wait = result.retry_after
-        else:
-            ceiling = min(config.backoff_cap_s, config.backoff_base_s * 2.0**attempt)
-            wait = jitter.uniform(0.0, ceiling)
-        if config.deadline_s is not None and elapsed + wait > config.deadline_s:
-            done.error = DeadlineExceededError
-            return done
-        sleeps.append(wait)
-        elapsed += wait
-    raise AssertionError("unreachable")
+
+    def backoff(attempt: int) -> float:
+        return jitter.uniform(0.0, min(config.backoff_cap_s, config.backoff_base_s * 2.0**attempt))
+
+    settings = Settings(
+        max_retries=config.max_retries,
+        timeout_s=config.timeout_s,
+        deadline_s=config.deadline_s,
+        max_retry_after_s=config.max_retry_after_s,
+    )
+    want = predict([_step(f) for f in sequence], settings, backoff=backoff, filler=_step(FILLER))
+    used = [sequence[n] if n < len(sequence) else FILLER for n in range(want.attempts)]
+    last = expectation(used[-1])
+    error = None if want.text is not None else _GAVE_UP.get(want.gave_up or "", last.error)
+    return Outcome(want.attempts, want.waits, want.timeouts, want.text, error, last, used)
 
 
 def is_finite_non_negative(value: float) -> bool:

@@ -20,7 +20,7 @@ from llm_client import (
     backoff_delay,
     rate_limit_delay,
 )
-from llm_client.retry import RetryState
+from llm_client.policy import RetryState
 
 pytestmark = pytest.mark.kit
 
