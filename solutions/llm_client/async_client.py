@@ -28,9 +28,9 @@ from pydantic import BaseModel
 
 from llm_client.client import _ClientBase
 from llm_client.errors import LLMError
+from llm_client.policy import RetryPolicy
 from llm_client.providers.base import AsyncProvider, LLMResponse
 from llm_client.request import LLMRequest
-from llm_client.policy import RetryPolicy
 
 __all__ = ["AsyncLLMClient"]
 

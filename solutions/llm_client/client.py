@@ -22,9 +22,9 @@ from llm_client.caches import Cache
 from llm_client.checks import check_int
 from llm_client.errors import LLMError
 from llm_client.logs import log_event
+from llm_client.policy import RetryPolicy, RetryState
 from llm_client.providers.base import LLMResponse, Provider
 from llm_client.request import LLMRequest, make_cache_key
-from llm_client.policy import RetryPolicy, RetryState
 
 __all__ = ["LLMClient", "new_request_id"]
 

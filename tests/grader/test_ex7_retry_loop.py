@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from tests.grader.fault_oracle import Prediction, Settings, Step, fault_sequence, predict, step_of
 
 from llm_client import (
     AsyncLLMClient,
@@ -31,6 +30,7 @@ from llm_client import (
     ServerError,
 )
 from llm_client.policy import RetryState
+from tests.grader.fault_oracle import Prediction, Settings, Step, fault_sequence, predict, step_of
 
 pytestmark = pytest.mark.ex7
 

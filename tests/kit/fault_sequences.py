@@ -32,7 +32,6 @@ from typing import Any
 from unittest import mock
 
 import httpx
-from tests.grader.fault_oracle import Settings, Step, predict
 from hypothesis import strategies as st
 
 from llm_client import (
@@ -52,6 +51,7 @@ from llm_client import (
     RetriesExhaustedError,
     ServerError,
 )
+from tests.grader.fault_oracle import Settings, Step, predict
 
 #: The wall-clock "now" (Unix seconds) that Retry-After HTTP-dates are read against.
 FIXED_NOW = 1_800_000_000
