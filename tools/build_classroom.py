@@ -1,10 +1,14 @@
 """Write the GitHub Classroom autograding workflow, .github/workflows/classroom.yml, from the catalog.
 
-One step per required exercise, using GitHub Classroom's command grader: the step
-runs ``python -m pytest tests/grader -m exN`` and is worth the exercise's points
-(all or nothing: Classroom gives a step its points only when the command passes;
-the step's log shows the grader's table and failures). Optional exercises are
-left out of the Classroom total; learners still see them in their own runs.
+The workflow is filled in from real template files in tools/platforms/classroom/
+(workflow.yml, step.yml, reporter_env.yml): one step per required exercise, using
+GitHub Classroom's command grader, worth the exercise's points. The step's
+command is ``exec python -I -B tests/grader/sealed.py step exN``: the grader
+runs on a copy of ``llm_client/`` in an isolated interpreter, and the step
+passes only when the report it sealed, written outside the repository, says
+every test of that exercise passed; a step that runs out of time has its whole
+process group killed. Optional exercises are left out of the Classroom total;
+learners still see them in their own runs.
 
     python -m tools classroom           # write the workflow
     python -m tools classroom --check   # exit 1 if the committed workflow is out of date
@@ -17,9 +21,10 @@ import sys
 from pathlib import Path
 
 from tests.grader.catalog import ROOT, Exercise, load_catalog
-from tools.autograding import grader_requirements
 
 WORKFLOW = ROOT / ".github" / "workflows" / "classroom.yml"
+TEMPLATES = Path(__file__).resolve().parent / "platforms" / "classroom"
+#: Minutes the command grader gives a step; the grader itself stops an exercise after 2 minutes.
 STEP_TIMEOUT_MIN = 5
 
 
@@ -28,64 +33,37 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def workflow_text(exercises: list[Exercise], requirements: list[str]) -> str:
-    """The workflow file for ``exercises`` (required ones only), installing ``requirements``."""
-    install = "python -m pip install " + " ".join(f'"{r}"' for r in requirements)
-    lines = [
-        "# GitHub Classroom autograding: one step per exercise, worth its points (all or nothing per step).",
-        "# Written from exercises.toml by `python -m tools classroom`; edit the catalog and run it again.",
-        "name: Autograding Tests",
-        "'on':",
-        "  - push",
-        "  - repository_dispatch",
-        "permissions:",
-        "  checks: write",
-        "  actions: read",
-        "  contents: read",
-        "jobs:",
-        "  run-autograding-tests:",
-        "    runs-on: ubuntu-latest",
-        "    if: github.actor != 'github-classroom[bot]'",
-        "    steps:",
-        "      - name: Checkout code",
-        "        uses: actions/checkout@v4",
-        "      - name: Set up Python",
-        "        uses: actions/setup-python@v5",
-        "        with:",
-        "          python-version: '3.11'",
-        "      - name: Install what the grader needs",
-        "        run: |",
-        f"          {install}",
-    ]
+def _fill(template: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        template = template.replace(f"@{key}@", value)
+    return template
+
+
+def workflow_text(exercises: list[Exercise], templates: Path = TEMPLATES) -> str:
+    """The workflow file for ``exercises`` (required ones only)."""
+    names = ("workflow.yml", "step.yml", "reporter_env.yml")
+    read = {name: (templates / name).read_text(encoding="utf-8") for name in names}
     required = [ex for ex in exercises if not ex.optional]
-    for ex in required:
-        label = f"{ex.id} {ex.title}"
-        lines += [
-            f"      - name: {_quote(label)}",
-            f"        id: {ex.id}",
-            "        uses: classroom-resources/autograding-command-grader@v1",
-            "        with:",
-            f"          test-name: {_quote(label)}",
-            "          setup-command: ''",
-            f"          command: {_quote(f'python -m pytest tests/grader -m {ex.id}')}",
-            f"          timeout: {STEP_TIMEOUT_MIN}",
-            f"          max-score: {ex.points}",
-        ]
-    lines += [
-        "      - name: Autograding Reporter",
-        "        uses: classroom-resources/autograding-grading-reporter@v1",
-        "        env:",
-    ]
-    lines += [f'          {ex.id.upper()}_RESULTS: "${{{{steps.{ex.id}.outputs.result}}}}"' for ex in required]
-    lines += [
-        "        with:",
-        f"          runners: {','.join(ex.id for ex in required)}",
-    ]
-    return "\n".join(lines) + "\n"
+    steps = "".join(
+        _fill(
+            read["step.yml"],
+            {
+                "LABEL": _quote(f"{ex.id} {ex.title}"),
+                "ID": ex.id,
+                "TIMEOUT_MIN": str(STEP_TIMEOUT_MIN),
+                "POINTS": str(ex.points),
+            },
+        )
+        for ex in required
+    )
+    env = "".join(_fill(read["reporter_env.yml"], {"ID_UPPER": ex.id.upper(), "ID": ex.id}) for ex in required)
+    runners = ",".join(ex.id for ex in required)
+    values = {"STEPS": steps.rstrip("\n"), "REPORTER_ENV": env.rstrip("\n"), "RUNNERS": runners}
+    return _fill(read["workflow.yml"], values)
 
 
 def build(root: Path = ROOT) -> str:
-    return workflow_text(list(load_catalog(root / "exercises.toml").values()), grader_requirements(root))
+    return workflow_text(list(load_catalog(root / "exercises.toml").values()))
 
 
 def main(argv: list[str] | None = None) -> int:

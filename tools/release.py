@@ -147,10 +147,13 @@ tests are in `tests/grader/`: read them to see exactly what is expected.
 
 On GitHub Classroom, every push runs this grader in your repository
 (`.github/workflows/classroom.yml`): one step per required exercise, worth
-its points when all of that exercise's tests pass; the optional exercise is
-not autograded there. Changing the tests or the workflow cannot earn you
-points fairly, and your instructor sees the change. Gradescope grades with its
-own copy of the tests.
+its points when the grader's report says all of that exercise's tests passed;
+the optional exercise is not autograded there. Gradescope grades with its own
+copy of the tests, and runs your code as a user who cannot change them or the
+results. Points come only from code that passes the tests: a score obtained any
+other way (editing the tests, the workflow or the grader, or code that meddles
+with the test run) is not a grade, and both platforms keep what was submitted
+for your instructor to see.
 """
 
 

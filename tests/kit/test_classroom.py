@@ -1,0 +1,115 @@
+"""GitHub Classroom: the workflow's step commands, run as the command grader runs them, grade honestly.
+
+A step passes only when the report the grader sealed, written outside the repository, says
+every test of its exercise passed; a test that runs too long fails alone; a step the command
+grader stops (SIGTERM when its timeout passes) leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.grader.catalog import load_catalog
+from tests.kit.platform_runs import add_files, classroom_step, classroom_steps, command_grader_env, make_repository
+from tools.build_classroom import STEP_TIMEOUT_MIN, TEMPLATES, WORKFLOW, build
+
+CATALOG = load_catalog()
+REQUIRED = [ex for ex in CATALOG.values() if not ex.optional]
+
+
+def test_each_required_exercise_is_one_step_running_the_sealed_grader_in_an_isolated_python() -> None:
+    assert WORKFLOW.read_text(encoding="utf-8") == build(), "run: python tools/build_classroom.py"
+    steps = classroom_steps()
+    assert list(steps) == [ex.id for ex in REQUIRED]
+    for ex in REQUIRED:
+        inputs = steps[ex.id]
+        assert inputs["command"] == f"exec python -I -B tests/grader/sealed.py step {ex.id}"
+        assert int(inputs["max-score"]) == ex.points and int(inputs["timeout"]) == STEP_TIMEOUT_MIN
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert "pip install --disable-pip-version-check -r requirements-grader.txt" in text
+    assert all((TEMPLATES / name).is_file() for name in ("workflow.yml", "step.yml", "reporter_env.yml"))
+
+
+def _listing(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+
+
+def test_only_the_solved_exercise_passes_and_the_repository_is_left_as_it_was(tmp_path: Path) -> None:
+    repo = make_repository(tmp_path / "repo", keep={"ex2"})
+    before = _listing(repo)
+    results = {ex.id: classroom_step(repo, ex.id) for ex in REQUIRED}
+    assert {ex for ex, result in results.items() if result.passed} == {"ex2"}, results["ex2"].output[-3000:]
+    assert "ex2: 12 of 12 points (verified)" in results["ex2"].output
+    assert "ex1: 0 of 13 points (verified)" in results["ex1"].output
+    assert _listing(repo) == before, "the report, caches and bytecode go outside the repository"
+
+
+def test_one_test_that_never_ends_fails_alone_and_the_step_ends(tmp_path: Path) -> None:
+    repo = make_repository(tmp_path / "repo", keep={"ex2"})
+    loop = """+
+_backoff_delay = backoff_delay
+
+
+def backoff_delay(attempt, *args, **kwargs):
+    while attempt > 1000:
+        pass
+    return _backoff_delay(attempt, *args, **kwargs)
+"""
+    add_files(repo, {"llm_client/backoff.py": loop})
+    result = classroom_step(repo, "ex2")
+    assert not result.passed and not result.timed_out, result.output[-3000:]
+    assert "Timeout" in result.output
+    earned = next(line for line in result.output.splitlines() if line.startswith("ex2: ") and "verified" in line)
+    assert 0 < float(earned.split()[1]) < CATALOG["ex2"].points, earned
+
+
+def _ended(pid: int, timeout_s: float) -> bool:
+    """Whether process ``pid`` ends (or has ended) within ``timeout_s`` seconds; watched through a pidfd."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout_s)[0])
+    finally:
+        os.close(fd)
+
+
+def test_a_step_stopped_by_the_command_grader_leaves_no_process_behind(tmp_path: Path) -> None:
+    repo = make_repository(tmp_path / "repo", keep={"ex2"})
+    fifo = tmp_path / "pids"
+    os.mkfifo(fifo)
+    hang = f"""+
+import os as _os
+import subprocess as _subprocess
+
+_sleeper = _subprocess.Popen(["sleep", "600"])
+with open({str(fifo)!r}, "w") as _handle:
+    _handle.write(f"{{_os.getpid()}} {{_sleeper.pid}}")
+while True:
+    pass
+"""
+    add_files(repo, {"llm_client/__init__.py": hang})
+    command = classroom_steps()["ex2"]["command"]
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    shell = subprocess.Popen(["/bin/sh", "-c", command], cwd=repo, env=command_grader_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    started: list[int] = []
+    try:
+        assert select.select([reader], [], [], 120)[0], "the submission's code never ran"
+        started = [int(pid) for pid in os.read(reader, 100).split()]
+        assert len(started) == 2 and not any(_ended(pid, 0) for pid in started)
+        shell.send_signal(signal.SIGTERM)  # what the command grader does when the step's timeout passes
+        assert shell.wait(timeout=60) != 0
+        assert all(_ended(pid, 30) for pid in started), "the grader and what it started must be gone"
+    finally:
+        os.close(reader)
+        if shell.poll() is None:
+            shell.kill()
+        for pid in started:
+            if not _ended(pid, 0):
+                os.kill(pid, signal.SIGKILL)
