@@ -228,3 +228,22 @@ def test_setup_sh_installs_python_3_11_on_an_ubuntu_whose_python_is_3_10(tmp_pat
     version = subprocess.run([str(venv_python), "-c", "import sys; print(sys.prefix, sys.version_info >= (3, 11))"],
                              capture_output=True, text=True, check=True, timeout=60).stdout.split()  # fmt: skip
     assert version == [str(root / "venv"), "True"]
+
+
+#: Whether llm_client imports each exercise's module only when one of its names is used.
+LAZY_PACKAGE = "def __getattr__" in (ROOT / "solutions" / "llm_client" / "__init__.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.xfail(not LAZY_PACKAGE, reason="llm_client/__init__.py still imports every exercise module", run=False)
+def test_a_syntax_error_in_the_optional_exercise_costs_only_its_points(
+    autograder_zip: Path, runner: tuple[str, str | None], tmp_path: Path
+) -> None:
+    root = install_gradescope(autograder_zip, tmp_path / "autograder")
+    repo = root / "submission" / "my-repo"
+    shutil.copytree(ROOT / "solutions" / "llm_client", repo / "llm_client")
+    optional = next(ex for ex in CATALOG.values() if ex.optional)
+    add_files(repo, {optional.files[0]: "+def broken(:\n"})
+    _, results = run_autograder(root, runner[0], user=runner[1])
+    expected = {ex: 0.0 if ex == optional.id else float(CATALOG[ex].points) for ex in CATALOG}
+    assert score_by_exercise(results) == expected, results["output"]
+    assert results["score"] == REQUIRED_TOTAL
