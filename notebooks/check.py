@@ -4,9 +4,12 @@
     check("ex2")
 
 runs the grader's tests for that exercise (the same tests as ``pytest -m ex2``
-in a terminal at the repository root), prints the points table and returns the
-points earned. An unsolved exercise simply earns no points: ``check`` never
-raises because a test failed.
+in a terminal at the repository root, through the grader's own launcher) and
+prints that exercise's row of the points table, its hint, what each failing test
+expected and what it got (or the file and line of an error that keeps the
+exercise's tests from loading), and the next step; it returns the points earned.
+An unsolved exercise simply earns no points: ``check`` never raises because a
+test failed.
 """
 
 from __future__ import annotations
@@ -31,10 +34,6 @@ TIMEOUT_S = 300.0
 _EXERCISE = re.compile(r"^ex[1-9]$")
 # Terminal colour codes, which pytest may add to its output.
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-# The separator line the grader prints above its table: "===== grade =====".
-_TABLE_HEADER = re.compile(r"^=+ grade =+$")
-# pytest's closing summary line, e.g. "3 failed, 7 passed, 60 deselected in 0.41s".
-_SUMMARY = re.compile(r"^=*\s*\d+ \w+.* in [\d.]+s\b")
 
 
 def check(exercise: str, hint: int | None = None) -> int:
@@ -52,7 +51,7 @@ def check(exercise: str, hint: int | None = None) -> int:
     if not GRADER.is_dir():
         print(f"The grader is not in this copy of the course ({GRADER} is missing), so {exercise} cannot be graded.")
         return 0
-    launch = _launcher()
+    launch = _grader_module("launch")
     with tempfile.TemporaryDirectory(prefix="llm-course-check-") as tmp:
         run = launch.run_grading(
             launch.package_parent_from_pythonpath() or ROOT,
@@ -65,24 +64,81 @@ def check(exercise: str, hint: int | None = None) -> int:
         print(f"Grading {exercise} took longer than {TIMEOUT_S:.0f} s and was stopped.")
         print("Is something waiting for real (time.sleep, a network call) or looping forever?")
         return 0
-    report = run.report
     if run.returncode == 5:
         print(f"The grader has no tests marked {exercise}.")
         return 0
-    print(_table(run.output, report))
+    report = run.report
     if report is None:
+        print("\n".join(_ANSI.sub("", run.output).rstrip().splitlines()[-25:]))
         print(f"The grader could not run (pytest exit code {run.returncode}); its output is above.")
         return 0
     points, max_points = _exercise_points(report, exercise)
+    print(feedback(report, exercise, _next_exercise(exercise) if points == max_points else None))
     print(f"\n{exercise}: {points}/{max_points} points")
     return points
 
 
-def _launcher() -> ModuleType:
-    """The grader's launcher (tests/grader/launch.py), loaded from its file: this folder is not a package."""
-    name = "llm_course_grading_launch"
+def feedback(report: dict[str, Any], exercise: str, following: tuple[str, str, str] | None = None) -> str:
+    """What check() prints for ``exercise`` from a grading report (results.json).
+
+    The exercise's row of the grader's table and its hint, then each failing test with
+    the first lines of its error (what was expected, what came), then the next step:
+    running the check again, or ``following`` (id, title, notebook) once it passes.
+    """
+    table = [line for line in str(report.get("output", "")).splitlines() if line.strip()]
+    body = [line for line in table if not line.startswith(("total:", "next:", "more hints:"))]
+    tips = [line for line in table if line.startswith("more hints:")]
+    failures = _failures(report, exercise)
+    lines = [*body, *failures]
+    if following is None:
+        if any(str(t.get("name", "")).endswith("could not be loaded") for t in _tests_of(report, exercise)):
+            todo = "fix the error above"
+        elif failures:
+            todo = "fix the first failing test above"
+        else:
+            todo = "write the functions named above"
+        lines.append(f'next: {todo}, then run check("{exercise}") again')
+        lines += tips
+    else:
+        ex_id, title, notebook = following
+        lines.append(f"next: {ex_id} {title}" + (f": open {notebook}" if notebook else ""))
+    return "\n".join(lines)
+
+
+def _failures(report: dict[str, Any], exercise: str) -> list[str]:
+    """Each failing test of ``exercise`` that ran, with its message indented under it."""
+    lines = []
+    for test in _tests_of(report, exercise):
+        name, output = str(test.get("name", "")), str(test.get("output", ""))
+        if test.get("status") == "passed" or " not started: " in output or name.endswith("could not be loaded"):
+            continue
+        message = output.split("\n\n", 1)[0].strip().splitlines() or ["(no message)"]
+        lines.append(f"      x {name.removeprefix(f'{exercise}: ')}")
+        lines += [f"          {line}" for line in message]
+    return lines
+
+
+def _tests_of(report: dict[str, Any], exercise: str) -> list[dict[str, Any]]:
+    """The report's entries for ``exercise`` (their names begin with its id)."""
+    tests = report.get("tests", [])
+    return [t for t in tests if isinstance(t, dict) and str(t.get("name", "")).startswith(f"{exercise}: ")]
+
+
+def _next_exercise(exercise: str) -> tuple[str, str, str] | None:
+    """The exercise after ``exercise`` in the catalog: (id, title, notebook), or None."""
+    catalog = _grader_module("catalog").load_catalog(ROOT / "exercises.toml")
+    ids = list(catalog)
+    if exercise not in ids or ids.index(exercise) + 1 == len(ids):
+        return None
+    after = catalog[ids[ids.index(exercise) + 1]]
+    return after.id, after.title, after.notebook
+
+
+def _grader_module(stem: str) -> ModuleType:
+    """A module of the grader (tests/grader/STEM.py), loaded from its file: this folder is not a package."""
+    name = f"llm_course_grader_{stem}"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, GRADER / "launch.py")
+        spec = importlib.util.spec_from_file_location(name, GRADER / f"{stem}.py")
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -96,7 +152,7 @@ def _exercise_points(report: dict[str, Any], exercise: str) -> tuple[int, int]:
     Summed per test rather than read from the report's totals, because an
     optional exercise's points are not part of the report's ``max_score``.
     """
-    tests = [t for t in report.get("tests", []) if isinstance(t, dict) and str(t.get("name", "")).startswith(exercise)]
+    tests = _tests_of(report, exercise)
     if not tests:
         return _points(report.get("score")), _points(report.get("max_score"))
     earned = sum(float(t.get("score") or 0) for t in tests)
@@ -108,18 +164,3 @@ def _points(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return 0
     return round(value)
-
-
-def _table(output: str, report: dict[str, Any] | None) -> str:
-    """The grader's table: the lines after its "grade" header, without pytest's own summary line.
-
-    Falls back to the table in the report, then to the last lines of the output.
-    """
-    lines = _ANSI.sub("", output).rstrip().splitlines()
-    start = next((i for i, line in enumerate(lines) if _TABLE_HEADER.match(line.strip())), None)
-    if start is not None:
-        table = [line for line in lines[start + 1 :] if not _SUMMARY.match(line.strip())]
-        return "\n".join(table).rstrip()
-    if report is not None and isinstance(report.get("output"), str) and report["output"].strip():
-        return str(report["output"]).rstrip()
-    return "\n".join(lines[-25:])

@@ -41,6 +41,12 @@ from tests.grader.catalog import Exercise, load_catalog
 EXERCISE_MARK = re.compile(r"^ex\d+$")
 STUB_MESSAGE = re.compile(r"^(?P<ex>ex\d+): (?P<function>\S+) is not written yet \(see (?P<notebook>[^)]+)\)$")
 NOT_STARTED = "not started"
+PACKAGE = "llm_client"
+# Where an error happened: a SyntaxError's own location line, or a traceback entry ("path.py:12: in f").
+_SYNTAX_AT = re.compile(r'^E\s+File "(?P<path>[^"]+)", line (?P<line>\d+)')
+_FRAME_AT = re.compile(r"^(?P<path>\S+\.py):(?P<line>\d+): in ")
+_MESSAGE_LINES = 8
+_MESSAGE_CHARS = 1000
 _OUTPUT_LIMIT = 4000
 _WIDTH = 100
 
@@ -162,6 +168,45 @@ def not_started_line(match: re.Match[str]) -> str:
     )
 
 
+def _in_package(path: str) -> str | None:
+    """``path`` from its ``llm_client/`` on (the learner's file), or None when it is not in the package."""
+    parts = path.replace("\\", "/").split("/")
+    if PACKAGE not in parts[:-1]:
+        return None
+    start = len(parts) - 1 - parts[::-1].index(PACKAGE)
+    return "/".join(parts[start:])
+
+
+def error_summary(text: str) -> str:
+    """One line for an error report: the error, and where in the learner's package it happened.
+
+    "SyntaxError: invalid syntax in llm_client/backoff.py, line 62: def broken(:" for a file that
+    does not compile; the deepest line of the package in the traceback for an error raised there.
+    """
+    lines = text.splitlines()
+    errors = [line[1:].strip() for line in lines if line.startswith("E ") and line[1:].strip()]
+    cause = errors[-1] if errors else "the tests could not be loaded"
+    where: tuple[str, str, str] | None = None
+    for index, line in enumerate(lines):
+        match = _SYNTAX_AT.match(line) or _FRAME_AT.match(line)
+        short = _in_package(match["path"]) if match else None
+        if match and short:
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            code = following[1:].strip() if following.startswith("E ") else following.strip()
+            where = (short, match["line"], code)
+    if where is None:
+        return cause
+    path, line_no, code = where
+    return f"{cause} in {path}, line {line_no}" + (f": {code}" if code else "")
+
+
+def failure_message(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    """The first lines of a failing test's error: for an assertion, what was expected and what came."""
+    lines = excinfo.exconly(tryshort=True).splitlines()[:_MESSAGE_LINES]
+    text = "\n".join(line.rstrip() for line in lines).strip()
+    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 3] + "..."
+
+
 class GraderPlugin:
     """Collects grader results and reports them (see the module docstring)."""
 
@@ -236,6 +281,8 @@ class GraderPlugin:
             if match:
                 report.longrepr = not_started_line(match)
                 report.user_properties.append(("not_started", not_started_line(match)))
+            else:
+                report.user_properties.append(("message", failure_message(call.excinfo)))
         return report
 
     @pytest.hookimpl(tryfirst=True)
@@ -253,7 +300,9 @@ class GraderPlugin:
                 result.failed = True
                 not_started = next((str(v) for k, v in report.user_properties if k == "not_started"), None)
                 result.not_started = not_started
-                result.output = not_started or report.longreprtext[-_OUTPUT_LIMIT:]
+                message = next((str(v) for k, v in report.user_properties if k == "message"), "")
+                details = report.longreprtext[-_OUTPUT_LIMIT:]
+                result.output = not_started or (f"{message}\n\n{details}" if message else details)
         elif report.skipped and report.when in ("setup", "call"):
             result.skipped = True
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
@@ -261,9 +310,22 @@ class GraderPlugin:
 
     # -- reporting ---------------------------------------------------------------------------
 
+    def _collection_errors(self) -> dict[str, str]:
+        """The test files that could not be loaded, by exercise, for the exercises this run selects.
+
+        ``pytest -m ex2`` collects every file before it selects; another exercise's broken file
+        is not ex2's business.
+        """
+        expression = self.config.getoption("markexpr", "") or ""
+        named = set(re.findall(r"\bex\d+\b", expression))
+        if not named or re.search(r"\bnot\b", expression):
+            return dict(self.collection_errors)
+        return {ex: error for ex, error in self.collection_errors.items() if ex in named}
+
     def tallies(self) -> list[ExerciseTally]:
         """One tally per exercise that had tests (or a broken test file) in this run, in catalog order."""
-        ids = {r.exercise for r in self.results.values()} | set(self.collection_errors)
+        errors = self._collection_errors()
+        ids = {r.exercise for r in self.results.values()} | set(errors)
         order = [ex for ex in self.catalog if ex in ids] + sorted(ids - set(self.catalog))
         tallies = []
         for ex in order:
@@ -271,7 +333,7 @@ class GraderPlugin:
                 id=ex, title=ex, points=0, notebook="", grader="", files=(), functions=(), hints=()
             )
             tally = ExerciseTally(info, [r for r in self.results.values() if r.exercise == ex])
-            tally.collection_error = self.collection_errors.get(ex)
+            tally.collection_error = errors.get(ex)
             tally.asked_hint = self.config.getoption("--hint", None)
             tallies.append(tally)
         return tallies
@@ -294,9 +356,7 @@ class GraderPlugin:
             if tally.status == "passed":
                 continue
             if tally.collection_error:
-                cause = [line[1:].strip() for line in tally.collection_error.splitlines() if line.startswith("E ")]
-                if cause:
-                    lines.append(f"{indent}{cause[-1]} (the error is shown above)")
+                lines.append(f"{indent}{error_summary(tally.collection_error)}")
             stubs = dict.fromkeys(r.not_started for r in tally.results if r.not_started)
             lines.extend(f"{indent}{line}" for line in stubs if line)
             if tally.hint:
@@ -342,7 +402,7 @@ class GraderPlugin:
     def report(self) -> dict[str, Any]:
         """The Gradescope results.json of this run."""
         tests: list[dict[str, Any]] = []
-        for ex, error in self.collection_errors.items():
+        for ex, error in self._collection_errors().items():
             info = self.catalog.get(ex)
             tests.append(
                 {
@@ -350,7 +410,7 @@ class GraderPlugin:
                     "score": 0.0,
                     "max_score": float(info.points if info else 0),
                     "status": "failed",
-                    "output": error,
+                    "output": f"{error_summary(error)}\n\n{error}",
                 }
             )
         for result in self.results.values():

@@ -133,7 +133,7 @@ def grading_command(
     command = [
         python, "-m", "pytest", str(root / "tests" / "grader"),
         "--rootdir", str(root), "-p", "no:cacheprovider", "--continue-on-collection-errors",
-        "--grade-report", str(report_path),
+        f"--grade-report={report_path}",
     ]  # fmt: skip
     if exercises:
         command += ["-m", " or ".join(exercises)]

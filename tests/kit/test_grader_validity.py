@@ -121,7 +121,7 @@ def test_a_package_that_cannot_be_imported_scores_zero_with_a_report(grades: dic
         assert test["name"].endswith(": the grader tests could not be loaded") and test["status"] == "failed"
         assert "SyntaxError" in test["output"]
     assert "error: its tests could not be loaded" in broken.output
-    assert "SyntaxError: invalid syntax (the error is shown above)" in broken.output
+    assert "SyntaxError: invalid syntax in llm_client/backoff.py, line" in broken.output
 
 
 @pytest.mark.parametrize("exercise", list(CATALOG))
