@@ -5,8 +5,9 @@
 
 The copy holds the course (notebooks/), the learner package (llm_client/, with
 the exercise stubs), the grader (tests/conftest.py, tests/grader/,
-exercises.toml), the GitHub Classroom workflow (.github/) and the project
-files, with a README written for learners. It leaves out everything that
+exercises.toml), the GitHub Classroom workflow (.github/), the ways to open
+the course online (.devcontainer/ for Codespaces, binder/ for Binder) and the
+project files, with a README written for learners. It leaves out everything that
 gives answers away or is for instructors: solutions/, tools/ (generator,
 mutants, autograder builders), tests/kit/, bench/, .ci/ and the kit's dev
 requirements. The files are the ones git tracks, as they are in the work tree,
