@@ -262,9 +262,13 @@ def test_start_here_stops_on_an_older_python_naming_the_python_it_needs() -> Non
     assert "Change Kernel" in raised and "llm_client loaded" not in done.stdout
 
 
-@pytest.mark.skipif(shutil.which("pypy3") is None, reason="no Python older than 3.11 here (apt-get install pypy3)")
 def test_on_a_real_python_3_9_the_grader_and_start_here_name_the_python_they_need() -> None:
-    pypy = str(shutil.which("pypy3"))
+    pypy = shutil.which("pypy3")
+    if pypy is None:
+        missing = "no Python older than 3.11 here: Debian's pypy3 (Python 3.9) is not installed (apt-get install pypy3)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and the older-Python test cannot run: {missing}")
+        pytest.skip(missing)
     grader = subprocess.run([pypy, "tests/conftest.py"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert grader.returncode == 4, grader.stderr
     assert grader.stderr.startswith("this course needs Python 3.11 or newer; you have 3.9."), grader.stderr
