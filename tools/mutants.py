@@ -45,6 +45,17 @@ def apply_mutant(mutant: Mutant, package_dir: Path) -> None:
     path.write_text(text.replace(mutant.old, mutant.new), encoding="utf-8")
 
 
+# The reference's reading of an HTTP-date in parse_retry_after, which two entries below replace.
+_HTTP_DATE_PARSED = (
+    "    try:\n"
+    "        when = parsedate_to_datetime(value)\n"
+    "    except (TypeError, ValueError, IndexError, OverflowError):\n"
+    "        return None\n"
+    "    if when.tzinfo is None:  # an HTTP-date is always GMT\n"
+    "        return None\n"
+)
+
+
 MUTANTS: tuple[Mutant, ...] = (
     # -- ex1: the cache key -------------------------------------------------------------------
     Mutant(
@@ -86,6 +97,82 @@ MUTANTS: tuple[Mutant, ...] = (
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         'raw = "".join(str(canonical[name]) for name in sorted(canonical))',
         "values concatenated without names or separators collide",
+    ),
+    Mutant(
+        "key_joins_values_with_a_separator",
+        "ex1",
+        "request.py",
+        'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
+        'raw = "|".join(str(canonical[field.name]) for field in fields(req))',
+        "a separator inside a value makes two requests one key: prompt 'a|b' + system 'c' is prompt 'a' + system 'b|c'",
+    ),
+    Mutant(
+        "key_joins_names_and_values",
+        "ex1",
+        "request.py",
+        'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
+        'raw = ";".join(f"{name}={value}" for name, value in sorted(canonical.items()))',
+        "names do not help when a value can hold ';prompt=': one value can forge the next field",
+    ),
+    Mutant(
+        "key_stringifies_values",
+        "ex1",
+        "request.py",
+        "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}",
+        "canonical = {field.name: str(_canonical(getattr(req, field.name))) for field in fields(req)}",
+        "every value made a string: system_prompt=None and system_prompt='None' share a key",
+    ),
+    Mutant(
+        "key_joins_stop_sequences",
+        "ex1",
+        "request.py",
+        "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
+        "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
+        '    canonical["stop"] = ",".join(req.stop)\n',
+        "stop=('a,b',) and stop=('a', 'b') are joined into the same string",
+    ),
+    Mutant(
+        "key_rounds_numbers",
+        "ex1",
+        "request.py",
+        "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
+        "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
+        "    canonical = {k: round(v, 1) if isinstance(v, float) else v for k, v in canonical.items()}\n",
+        "numbers rounded to one decimal: temperature 0.7 and 0.74 share a key",
+    ),
+    Mutant(
+        "key_normalizes_text",
+        "ex1",
+        "request.py",
+        "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
+        "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
+        "    canonical = {k: v.strip().lower() if isinstance(v, str) else v for k, v in canonical.items()}\n",
+        "prompts that differ in case or surrounding whitespace are different input, but share a key",
+    ),
+    Mutant(
+        "key_drops_non_ascii",
+        "ex1",
+        "request.py",
+        'return hashlib.sha256(raw.encode("utf-8")).hexdigest()',
+        'return hashlib.sha256(raw.encode("ascii", "ignore")).hexdigest()',
+        "'café' and 'caf' share a key: the text is encoded to ASCII, dropping what does not fit",
+    ),
+    Mutant(
+        "key_truncates_long_values",
+        "ex1",
+        "request.py",
+        "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
+        "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
+        "    canonical = {k: v[:200] if isinstance(v, str) else v for k, v in canonical.items()}\n",
+        "long prompts that differ only after their first 200 characters share a key",
+    ),
+    Mutant(
+        "key_from_repr",
+        "ex1",
+        "request.py",
+        'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
+        "raw = repr(req)",
+        "the dataclass repr writes temperature=0 and temperature=0.0 differently",
     ),
     # -- ex2: backoff and jitter ---------------------------------------------------------------
     Mutant(
@@ -137,6 +224,99 @@ MUTANTS: tuple[Mutant, ...] = (
         "source = rng if rng is not None else random",
         "source = random",
         "a seeded rng passed in is not used, so waits cannot be reproduced",
+    ),
+    Mutant(
+        "backoff_zero_base_crashes",
+        "ex2",
+        "backoff.py",
+        "    if base == 0.0 or cap == 0.0:\n        return 0.0\n",
+        "",
+        "base=0 or cap=0 reaches math.log2(0), which raises ValueError instead of returning 0.0",
+    ),
+    Mutant(
+        "backoff_zero_cap_crashes",
+        "ex2",
+        "backoff.py",
+        "if base == 0.0 or cap == 0.0:",
+        "if base == 0.0:",
+        "cap=0 reaches math.log2(0), which raises ValueError instead of returning 0.0",
+    ),
+    Mutant(
+        "backoff_overflow_means_cap",
+        "ex2",
+        "backoff.py",
+        "    if attempt >= math.log2(cap) - math.log2(base):\n"
+        "        return cap\n"
+        "    return min(cap, math.ldexp(base, attempt))",
+        "    try:\n"
+        "        return min(cap, base * 2**attempt)\n"
+        "    except OverflowError:\n"
+        "        return cap",
+        "an OverflowError is taken to mean 'past the cap', but 1e-300 * 2**1030 is only about 1e10",
+    ),
+    Mutant(
+        "backoff_int_power_after_log_test",
+        "ex2",
+        "backoff.py",
+        "return min(cap, math.ldexp(base, attempt))",
+        "return min(cap, base * 2**attempt)",
+        "below the cap, base * 2**attempt still overflows for a tiny base: 2**1100 is no float",
+    ),
+    Mutant(
+        "backoff_float_power_after_log_test",
+        "ex2",
+        "backoff.py",
+        "return min(cap, math.ldexp(base, attempt))",
+        "return min(cap, base * 2.0**attempt)",
+        "2.0**1024 overflows although base * 2**1024 is far below the cap for a tiny base",
+    ),
+    Mutant(
+        "backoff_exponent_clamped",
+        "ex2",
+        "backoff.py",
+        "return min(cap, math.ldexp(base, attempt))",
+        "return min(cap, math.ldexp(base, min(attempt, 64)))",
+        "the exponent is clamped at 64 to avoid overflow, so a tiny base stops growing too early",
+    ),
+    Mutant(
+        "backoff_threshold_truncated",
+        "ex2",
+        "backoff.py",
+        "if attempt >= math.log2(cap) - math.log2(base):",
+        "if attempt >= int(math.log2(cap) - math.log2(base)):",
+        "int() of the logarithm returns the cap one attempt early when cap / base is not a power of 2",
+    ),
+    Mutant(
+        "jitter_added_to_the_delay",
+        "ex2",
+        "backoff.py",
+        "return source.uniform(0.0, delay_s)",
+        "return delay_s + source.uniform(0.0, delay_s)",
+        "jitter added on top of the delay: waits up to twice the backoff",
+    ),
+    Mutant(
+        "jitter_in_whole_seconds",
+        "ex2",
+        "backoff.py",
+        "return source.uniform(0.0, delay_s)",
+        "return float(source.randint(0, int(delay_s)))",
+        "whole seconds only: a delay under one second is never jittered (always 0)",
+    ),
+    Mutant(
+        "jitter_not_scaled",
+        "ex2",
+        "backoff.py",
+        "return source.uniform(0.0, delay_s)",
+        "return source.random()",
+        "a draw from [0, 1) whatever the delay",
+    ),
+    Mutant(
+        "jitter_fixed_seed_without_rng",
+        "ex2",
+        "backoff.py",
+        "source = rng if rng is not None else random",
+        "source = rng if rng is not None else random.Random(0)",
+        "without rng, a fresh Random(0) gives every caller the same wait: no spreading at all",
     ),
     # -- ex3: rate limits ----------------------------------------------------------------------
     Mutant(
@@ -196,6 +376,101 @@ MUTANTS: tuple[Mutant, ...] = (
         "return when.timestamp() - now",
         "a date in the past gives a negative wait",
     ),
+    Mutant(
+        "rate_limit_delay_sleeps_itself",
+        "ex3",
+        "retry.py",
+        "        return error.retry_after\n",
+        "        import time\n\n        time.sleep(error.retry_after)\n        return error.retry_after\n",
+        "the function waits by itself, then the client waits again: every 429 costs twice",
+    ),
+    Mutant(
+        "unusable_retry_after_ms_gives_none",
+        "ex3",
+        "retry_after.py",
+        '    millis = _parse_seconds(lowered.get("retry-after-ms"))\n'
+        "    if millis is not None:\n"
+        "        return millis / 1000.0\n",
+        '    if "retry-after-ms" in lowered:\n'
+        '        millis = _parse_seconds(lowered["retry-after-ms"])\n'
+        "        return None if millis is None else millis / 1000.0\n",
+        "a garbage retry-after-ms hides a usable Retry-After",
+    ),
+    Mutant(
+        "http_date_through_local_time",
+        "ex3",
+        "retry_after.py",
+        "return max(0.0, when.timestamp() - now)",
+        "return max(0.0, time.mktime(when.timetuple()) - now)",
+        "time.mktime reads the GMT wall time as local time: right only where local time is UTC",
+    ),
+    Mutant(
+        "http_date_naive_strptime",
+        "ex3",
+        "retry_after.py",
+        _HTTP_DATE_PARSED,
+        "    from datetime import datetime\n\n"
+        "    try:\n"
+        '        when = datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT")\n'
+        "    except ValueError:\n"
+        "        return None\n",
+        "strptime gives a naive datetime, and .timestamp() takes it as local time",
+    ),
+    Mutant(
+        "retry_after_clamped_to_the_cap",
+        "ex3",
+        "retry.py",
+        "    if error.retry_after is not None and error.retry_after <= max_retry_after_s:\n"
+        "        return error.retry_after\n",
+        "    if error.retry_after is not None:\n"
+        "        return min(error.retry_after, max_retry_after_s)\n",
+        "a Retry-After of an hour becomes a wait of max_retry_after_s instead of the backoff",
+    ),
+    Mutant(
+        "backoff_drawn_before_it_is_needed",
+        "ex3",
+        "retry.py",
+        "    if error.retry_after is not None and error.retry_after <= max_retry_after_s:\n"
+        "        return error.retry_after\n"
+        "    return backoff(attempt)\n",
+        "    fallback = backoff(attempt)\n"
+        "    if error.retry_after is not None and error.retry_after <= max_retry_after_s:\n"
+        "        return error.retry_after\n"
+        "    return fallback\n",
+        "backoff is called even when Retry-After is used, drawing a random number for nothing",
+    ),
+    Mutant(
+        "retry_after_cap_exclusive",
+        "ex3",
+        "retry.py",
+        "error.retry_after <= max_retry_after_s:",
+        "error.retry_after < max_retry_after_s:",
+        "a Retry-After equal to max_retry_after_s is not honoured",
+    ),
+    Mutant(
+        "retry_after_nan_accepted",
+        "ex3",
+        "retry_after.py",
+        "    seconds = _parse_seconds(value)\n",
+        "    try:\n        seconds = float(value)\n    except ValueError:\n        seconds = None\n",
+        "float() reads 'nan', 'inf' and '-5': waits that are no waits",
+    ),
+    Mutant(
+        "retry_after_whole_seconds_only",
+        "ex3",
+        "retry_after.py",
+        "    seconds = _parse_seconds(value)\n",
+        "    seconds = float(value) if value.isdigit() else None\n",
+        "Retry-After: 0.5 is not understood",
+    ),
+    Mutant(
+        "http_date_ignores_now",
+        "ex3",
+        "retry_after.py",
+        "return max(0.0, when.timestamp() - now)",
+        "return max(0.0, when.timestamp() - time.time())",
+        "the date is measured from the clock, not from the now given",
+    ),
     # -- ex4: structured output ----------------------------------------------------------------
     Mutant(
         "fence_not_stripped",
@@ -244,6 +519,79 @@ MUTANTS: tuple[Mutant, ...] = (
         "raw_text=error.raw_text,\n            validation_errors=error.validation_errors,\n        ) from error",
         'raw_text="",\n            validation_errors=[],\n        ) from error',
         "the final error no longer says which answer was rejected, or why",
+    ),
+    Mutant(
+        "repair_drops_the_request_settings",
+        "ex4",
+        "structured.py",
+        "return dataclasses.replace(req, prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))",
+        "return type(req)(model=req.model, prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))",
+        "the repair is a new request with only model and prompt: the system prompt and settings are lost",
+    ),
+    Mutant(
+        "repair_forgets_the_task",
+        "ex4",
+        "structured.py",
+        "prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))",
+        'prompt=repair_prompt("Fix your previous answer.", error.raw_text, error.validation_errors))',
+        "the repair shows the rejected answer and its errors, but not the original task",
+    ),
+    Mutant(
+        "final_error_not_chained",
+        "ex4",
+        "structured.py",
+        "            validation_errors=error.validation_errors,\n        ) from error",
+        "            validation_errors=error.validation_errors,\n        ) from None",
+        "the error that ends the call drops the last parse error from its chain",
+    ),
+    Mutant(
+        "fence_stripped_by_hand",
+        "ex4",
+        "structured.py",
+        "candidate = extract_json(text)",
+        'candidate = text.strip().removeprefix("```json").removesuffix("```")',
+        "only a fence that opens the text with ```json is removed; prose around a fence is not",
+    ),
+    Mutant(
+        "validation_errors_without_their_location",
+        "ex4",
+        "structured.py",
+        'errors = [{"type": e["type"], "loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]',
+        'errors = [{"type": e["type"], "msg": e["msg"]} for e in exc.errors()]',
+        "the errors no longer say which field was wrong",
+    ),
+    Mutant(
+        "validation_error_not_chained",
+        "ex4",
+        "structured.py",
+        "            validation_errors=errors,\n        ) from exc",
+        "            validation_errors=errors,\n        ) from None",
+        "pydantic's ValidationError is dropped from the chain",
+    ),
+    Mutant(
+        "json_error_in_another_shape",
+        "ex4",
+        "structured.py",
+        'validation_errors=[{"type": "json_invalid", "loc": (), "msg": f"Invalid JSON: {exc}"}],',
+        'validation_errors=[{"type": "value_error", "loc": ("text",), "msg": str(exc)}],',
+        "text that is not JSON is reported with another type and location than pydantic's json_invalid at ()",
+    ),
+    Mutant(
+        "raw_text_is_the_extracted_json",
+        "ex4",
+        "structured.py",
+        "raw_text=text,",
+        "raw_text=candidate,",
+        "raw_text loses the fence and prose around the JSON",
+        count=2,
+    ),
+    Mutant(
+        "one_repair_too_few",
+        "ex4",
+        "structured.py",
+        "if answers > max_repairs:",
+        "if answers >= max_repairs:",
+        "one repair too few: max_repairs counts the first answer",
     ),
     # -- ex5: the provider call ----------------------------------------------------------------
     Mutant(
@@ -345,6 +693,130 @@ MUTANTS: tuple[Mutant, ...] = (
         'kwargs: dict[str, Any] = {"status_code": status}',
         "the provider's explanation from the error body is lost",
     ),
+    Mutant(
+        "only_listed_4xx_are_invalid_requests",
+        "ex5",
+        "providers/http.py",
+        "    if 400 <= status < 500:\n        return InvalidRequestError(described, **kwargs)",
+        "    if status in (400, 404, 422):\n        return InvalidRequestError(described, **kwargs)",
+        "410, 413, 415, 418, 451 ... fall through to MalformedResponseError, which is retried",
+    ),
+    Mutant(
+        "complete_retries_server_errors",
+        "ex5",
+        "providers/openai_chat.py",
+        "        try:\n"
+        "            response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)\n"
+        "        except httpx.HTTPError as exc:\n"
+        "            raise error_for_transport(exc, provider=self.name) from exc\n",
+        "        for _ in range(3):\n"
+        "            try:\n"
+        "                response = self._http.post(\n"
+        "                    self.url, json=self.payload(req), headers=headers, timeout=timeout_s\n"
+        "                )\n"
+        "            except httpx.HTTPError as exc:\n"
+        "                raise error_for_transport(exc, provider=self.name) from exc\n"
+        "            if response.status_code < 500:\n"
+        "                break\n",
+        "complete() retries a 5xx by itself; under the client's retries that is 3 x (max_retries + 1) requests",
+    ),
+    Mutant(
+        "complete_retries_timeouts",
+        "ex5",
+        "providers/openai_chat.py",
+        "            response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)\n"
+        "        except httpx.HTTPError as exc:\n",
+        "            try:\n"
+        "                response = self._http.post(\n"
+        "                    self.url, json=self.payload(req), headers=headers, timeout=timeout_s\n"
+        "                )\n"
+        "            except httpx.TimeoutException:\n"
+        "                response = self._http.post(\n"
+        "                    self.url, json=self.payload(req), headers=headers, timeout=timeout_s\n"
+        "                )\n"
+        "        except httpx.HTTPError as exc:\n",
+        "complete() tries again after a timeout: one attempt becomes two requests",
+    ),
+    Mutant(
+        "error_message_holds_the_body",
+        "ex5",
+        "providers/http.py",
+        "        return AuthenticationError(described, **kwargs)",
+        '        return AuthenticationError(f"{provider} answered HTTP {status}: {response.text}", **kwargs)',
+        "the raw body goes into the message, and with it the key a server echoed back",
+    ),
+    Mutant(
+        "provider_message_read_raw",
+        "ex5",
+        "providers/http.py",
+        'kwargs: dict[str, Any] = {"status_code": status, "provider_message": detail}',
+        'kwargs: dict[str, Any] = {"status_code": status, "provider_message": response.json()["error"]["message"]}',
+        "the message is read from the body as it is: not redacted, and a KeyError or JSON error for other bodies",
+    ),
+    Mutant(
+        "error_for_status_raises",
+        "ex5",
+        "providers/http.py",
+        "        return ServerError(described, **kwargs)",
+        "        raise ServerError(described, **kwargs)",
+        "error_for_status raises a 5xx's error instead of returning it",
+    ),
+    Mutant(
+        "error_for_transport_raises",
+        "ex5",
+        "providers/http.py",
+        '        return LLMConnectionError(f"{provider}: connection failed ({type(exc).__name__}: {exc})")',
+        '        raise LLMConnectionError(f"{provider}: connection failed ({type(exc).__name__}: {exc})")',
+        "error_for_transport raises the connection error instead of returning it",
+    ),
+    Mutant(
+        "server_errors_without_provider_message",
+        "ex5",
+        "providers/http.py",
+        "        return ServerError(described, **kwargs)",
+        "        return ServerError(described, status_code=status)",
+        "a 5xx loses the provider's explanation",
+    ),
+    Mutant(
+        "some_timeouts_are_connection_errors",
+        "ex5",
+        "providers/http.py",
+        "if isinstance(exc, httpx.TimeoutException):",
+        "if isinstance(exc, (httpx.ReadTimeout, httpx.ConnectTimeout)):",
+        "a WriteTimeout or PoolTimeout becomes a connection error",
+    ),
+    Mutant(
+        "only_transport_errors_caught",
+        "ex5",
+        "providers/openai_chat.py",
+        "        except httpx.HTTPError as exc:\n            raise error_for_transport(",
+        "        except httpx.TransportError as exc:\n            raise error_for_transport(",
+        "an httpx.DecodingError or TooManyRedirects escapes as a raw httpx exception",
+    ),
+    Mutant(
+        "programming_errors_wrapped",
+        "ex5",
+        "providers/openai_chat.py",
+        "        except httpx.HTTPError as exc:\n            raise error_for_transport(",
+        "        except Exception as exc:\n            raise error_for_transport(",
+        "a bug below complete() becomes a retryable LLMConnectionError",
+    ),
+    Mutant(
+        "only_200_is_a_success",
+        "ex5",
+        "providers/openai_chat.py",
+        "if not response.is_success:",
+        "if response.status_code != 200:",
+        "a 201 or 203 with a valid answer is an error",
+    ),
+    Mutant(
+        "retry_after_read_by_hand",
+        "ex5",
+        "providers/http.py",
+        "retry_after=parse_retry_after(response.headers)",
+        'retry_after=float(response.headers["retry-after"]) if "retry-after" in response.headers else None',
+        "the 429's wait is read from Retry-After only: retry-after-ms and HTTP-dates are lost",
+    ),
     # -- ex6 (optional): the token bucket -------------------------------------------------------
     Mutant(
         "bucket_refills_past_capacity",
@@ -385,6 +857,54 @@ MUTANTS: tuple[Mutant, ...] = (
         "            self.updated = now\n        self.tokens -= amount\n",
         "        self.updated = now\n        self.tokens -= amount\n",
         "an earlier clock reading moves updated back, so the next refill counts the same seconds twice",
+    ),
+    Mutant(
+        "bucket_sleeps_itself",
+        "ex6",
+        "limiter.py",
+        "        return -self.tokens / self.rate\n",
+        "        time.sleep(-self.tokens / self.rate)\n        return -self.tokens / self.rate\n",
+        "take() waits by itself, then the caller waits again",
+    ),
+    Mutant(
+        "bucket_forgives_debt",
+        "ex6",
+        "limiter.py",
+        "self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)",
+        "self.tokens = min(self.capacity, max(0.0, self.tokens) + (now - self.updated) * self.rate)",
+        "the refill starts from zero, forgetting the tokens lent to callers still waiting",
+    ),
+    Mutant(
+        "bucket_waits_for_the_whole_amount",
+        "ex6",
+        "limiter.py",
+        "return -self.tokens / self.rate",
+        "return amount / self.rate",
+        "the wait ignores the tokens already there and the callers already waiting",
+    ),
+    Mutant(
+        "bucket_waits_whole_tokens",
+        "ex6",
+        "limiter.py",
+        "return -self.tokens / self.rate",
+        "return math.ceil(-self.tokens) / self.rate",
+        "a partly refilled bucket still makes the caller wait for a whole token",
+    ),
+    Mutant(
+        "bucket_reads_the_clock",
+        "ex6",
+        "limiter.py",
+        "        if now > self.updated:\n",
+        "        now = time.monotonic()\n        if now > self.updated:\n",
+        "the now given is ignored and the real clock read instead",
+    ),
+    Mutant(
+        "bucket_caps_before_refilling",
+        "ex6",
+        "limiter.py",
+        "self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)",
+        "self.tokens = min(self.capacity, self.tokens) + (now - self.updated) * self.rate",
+        "the cap is applied before the refill, so a quiet spell still overfills the bucket",
     ),
     Mutant(
         "bucket_refills_backwards",
@@ -505,6 +1025,87 @@ ALTERNATIVES: tuple[Mutant, ...] = (
         "return source.uniform(0.0, delay_s)",
         "return source.uniform(delay_s, 0.0)",
         "uniform(b, a) draws from the same interval as uniform(a, b)",
+    ),
+    Mutant(
+        "key_json_list_of_values",
+        "ex1",
+        "request.py",
+        'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
+        "raw = json.dumps([canonical[field.name] for field in fields(req)])",
+        "a JSON list of the values in field order is unambiguous too",
+    ),
+    Mutant(
+        "key_without_none_fields",
+        "ex1",
+        "request.py",
+        'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
+        "raw = json.dumps({k: v for k, v in canonical.items() if v is not None}, sort_keys=True)",
+        "fields that are None left out of a JSON object: a missing name still differs from any value",
+    ),
+    Mutant(
+        "key_repr_of_sorted_items",
+        "ex1",
+        "request.py",
+        'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
+        "raw = repr(sorted(canonical.items()))",
+        "repr() quotes every string, so the serialization is unambiguous",
+    ),
+    Mutant(
+        "backoff_by_doubling",
+        "ex2",
+        "backoff.py",
+        "    if attempt >= math.log2(cap) - math.log2(base):\n"
+        "        return cap\n"
+        "    return min(cap, math.ldexp(base, attempt))",
+        "    delay = base\n"
+        "    for _ in range(attempt):\n"
+        "        if delay >= cap:\n"
+        "            break\n"
+        "        delay *= 2\n"
+        "    return min(cap, delay)",
+        "doubling in a loop that stops at the cap: exact, and never overflows",
+    ),
+    Mutant(
+        "http_date_with_timegm",
+        "ex3",
+        "retry_after.py",
+        _HTTP_DATE_PARSED + "    return max(0.0, when.timestamp() - now)\n",
+        "    import calendar\n"
+        "    from email.utils import parsedate\n\n"
+        "    parsed = parsedate(value)\n"
+        "    if parsed is None:\n"
+        "        return None\n"
+        "    return max(0.0, calendar.timegm(parsed) - now)\n",
+        "calendar.timegm reads the date's fields as UTC, whatever the local time zone",
+    ),
+    Mutant(
+        "parse_with_model_validate_json",
+        "ex4",
+        "structured.py",
+        "    candidate = extract_json(text)\n"
+        "    try:\n"
+        "        data = json.loads(candidate)\n"
+        "    except ValueError as exc:\n"
+        "        raise StructuredOutputError(\n"
+        '            f"the answer is not valid JSON: {exc}",\n'
+        "            raw_text=text,\n"
+        '            validation_errors=[{"type": "json_invalid", "loc": (), "msg": f"Invalid JSON: {exc}"}],\n'
+        "        ) from exc\n"
+        "    try:\n"
+        "        return schema.model_validate(data)\n",
+        "    candidate = extract_json(text)\n"
+        "    try:\n"
+        "        return schema.model_validate_json(candidate)\n",
+        "pydantic parses and validates in one step and reports bad JSON as json_invalid at ()",
+    ),
+    Mutant(
+        "bucket_checks_before_taking",
+        "ex6",
+        "limiter.py",
+        "        self.tokens -= amount\n        if self.tokens >= 0.0:\n            return 0.0\n",
+        "        if self.tokens >= amount:\n            self.tokens -= amount\n            return 0.0\n"
+        "        self.tokens -= amount\n",
+        "checking before taking gives the same waits",
     ),
     Mutant(
         "bucket_updated_with_max",

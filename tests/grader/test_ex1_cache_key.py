@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,6 +84,34 @@ def test_key_changes_when_any_field_changes(field_name: str) -> None:
     )
 
 
+# Separators a key built by joining strings might use, and the ways it might write a field's name.
+SEPARATORS = ["", "|", ",", ";", ":", " ", "\n", "\t", "\x00", "\x1f", "/", "-", "_", "=", "&", "+", "#", ", ", "; ",
+              " | "]
+NAMINGS = ["{}=", "{}:", "{}: ", "{} = ", "'{}': ", '"{}": ', "{}"]
+TEXT_FIELDS = ["model", "prompt", "system_prompt"]
+
+
+def _forged_pairs() -> list[tuple[LLMRequest, LLMRequest]]:
+    """Pairs of different requests whose values, joined with a separator (with or without field names), agree.
+
+    In each pair one text field's value ends with what the next field would look like, so that
+    ``f + sep + g`` reads the same both ways: a serialization that can tell them apart must mark
+    where a value ends (quoting, as JSON does), whatever order it writes the fields in.
+    """
+    pairs = []
+    for first in TEXT_FIELDS:
+        for second in TEXT_FIELDS:
+            if first == second:
+                continue
+            for sep in SEPARATORS:
+                for naming in ["", *NAMINGS]:
+                    name = naming.format(second) if naming else ""
+                    left_values: dict[str, Any] = {first: f"a{sep}{name}b", second: "c"}
+                    right_values: dict[str, Any] = {first: "a", second: f"b{sep}{name}c"}
+                    pairs.append((replace(BASE, **left_values), replace(BASE, **right_values)))
+    return pairs
+
+
 @pytest.mark.points(1)
 @pytest.mark.hint(2)
 def test_values_do_not_run_into_each_other() -> None:
@@ -90,19 +119,61 @@ def test_values_do_not_run_into_each_other() -> None:
     # unless the values are glued together: "ab" + "c" and "a" + "bc" are both "abc".
     pairs = [
         (LLMRequest(model="ab", prompt="c"), LLMRequest(model="a", prompt="bc")),
-        (replace(BASE, system_prompt="ab", prompt="c"), replace(BASE, system_prompt="a", prompt="bc")),
-        (replace(BASE, prompt="ab", system_prompt="c"), replace(BASE, prompt="a", system_prompt="bc")),
         (replace(BASE, system_prompt="x", prompt="y"), replace(BASE, system_prompt="y", prompt="x")),
+        # None is no text: a system prompt that reads "None" (or "null") is a different request.
+        (BASE, replace(BASE, system_prompt="None")),
+        (BASE, replace(BASE, system_prompt="null")),
+        (replace(BASE, system_prompt="x"), replace(BASE, system_prompt="'x'")),
+        (replace(BASE, system_prompt="x"), replace(BASE, system_prompt='"x"')),
+        *_forged_pairs(),
     ]
-    # The stop sequences ("a", "b") and ("ab",) only differ in how they are joined; when stop is not
-    # keyed at all, test_key_changes_when_any_field_changes[stop] reports that instead.
+    # Stop sequences that only differ in how they are joined; when stop is not keyed at all,
+    # test_key_changes_when_any_field_changes[stop] reports that instead.
     if make_cache_key(BASE) != make_cache_key(replace(BASE, stop=("END",))):
-        pairs.append((replace(BASE, stop=("a", "b")), replace(BASE, stop=("ab",))))
+        stops = [("a", "b"), ("ab",), ("a,b",), ("a b",), ("a|b",), ("a\nb",), ("a\x00b",), ("a", "b", "c"),
+                 ("a,b", "c"), ("a", "b,c"), ("['a', 'b']",), ('["a","b"]',), ("('a', 'b')",), ("None",)]
+        pairs += [(replace(BASE, stop=x), replace(BASE, stop=y)) for i, x in enumerate(stops) for y in stops[i + 1 :]]
+        pairs.append((BASE, replace(BASE, stop=("None",))))
     for left, right in pairs:
         assert make_cache_key(left) != make_cache_key(right), (
             f"expected different keys for two different requests, got the same for\n  {left}\n  {right}\n"
-            "(the values ran into each other: serialize the fields with their names, e.g. as a JSON object, "
-            "instead of gluing strings together)"
+            "(the values ran into each other or lost their type: serialize the fields with their names, "
+            "e.g. as a JSON object, instead of joining strings or turning values into strings)"
+        )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(1)
+def test_every_character_and_digit_of_a_value_counts() -> None:
+    long_text = "Summarize this report. " * 200
+    pairs = [
+        ("prompt in another case", replace(BASE, prompt="hello"), replace(BASE, prompt="Hello")),
+        ("a space after the prompt", replace(BASE, prompt="hello"), replace(BASE, prompt="hello ")),
+        ("a newline before the prompt", replace(BASE, prompt="hello"), replace(BASE, prompt="\nhello")),
+        ("an accent", replace(BASE, prompt="café"), replace(BASE, prompt="cafe")),
+        ("a non-ASCII character", replace(BASE, prompt="café"), replace(BASE, prompt="caf")),
+        ("another script", replace(BASE, prompt="Привет"), replace(BASE, prompt="Пока")),
+        ("an emoji", replace(BASE, prompt="hi 🙂"), replace(BASE, prompt="hi 🙃")),
+        ("the last character of a long prompt", replace(BASE, prompt=long_text + "A"),
+         replace(BASE, prompt=long_text + "B")),
+        ("the system prompt's case", replace(BASE, system_prompt="Be brief."),
+         replace(BASE, system_prompt="be brief.")),
+        ("the model's case", replace(BASE, model="gpt-test"), replace(BASE, model="GPT-test")),
+        ("temperature 0.7 -> 0.74", replace(BASE, temperature=0.7), replace(BASE, temperature=0.74)),
+        ("temperature 0.7 -> 0.7000001", replace(BASE, temperature=0.7), replace(BASE, temperature=0.7000001)),
+        ("top_p 0.9 -> 0.95", replace(BASE, top_p=0.9), replace(BASE, top_p=0.95)),
+        ("top_p 0.9 -> 0.9001", replace(BASE, top_p=0.9), replace(BASE, top_p=0.9001)),
+        ("max_tokens 100 -> 1000", replace(BASE, max_tokens=100), replace(BASE, max_tokens=1000)),
+        ("max_tokens 10 -> 11", replace(BASE, max_tokens=10), replace(BASE, max_tokens=11)),
+    ]
+    # Whitespace is a real stop sequence; compared only when stop is keyed at all (see above).
+    if make_cache_key(BASE) != make_cache_key(replace(BASE, stop=("END",))):
+        pairs.append(("a stop that is whitespace", replace(BASE, stop=("\n",)), replace(BASE, stop=("\n\n",))))
+    for what, left, right in pairs:
+        assert make_cache_key(left) != make_cache_key(right), (
+            f"expected different keys when only {what} changes, got the same key: the model sees every "
+            "character and every digit, so the key must too (no rounding, trimming, lower-casing or dropped "
+            "characters)"
         )
 
 
@@ -128,10 +199,10 @@ print(json.dumps([make_cache_key(r) for r in requests]))
 """
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(2)
 def test_key_is_the_same_in_another_process() -> None:
-    requests = [BASE, FULL, replace(FULL, stop=())]
+    requests = [BASE, FULL, replace(FULL, stop=()), replace(FULL, prompt="Ein Primzahl, bitte: café 🙂", top_p=None)]
     here = [make_cache_key(r) for r in requests]  # fails at once while the exercise is not started
     package_parent = Path(llm_client.__file__).resolve().parent.parent
     payload = json.dumps([{**r.__dict__, "stop": list(r.stop)} for r in requests])

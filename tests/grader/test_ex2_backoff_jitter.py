@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from fractions import Fraction
 
 import pytest
 
@@ -15,7 +16,7 @@ from llm_client import add_jitter, backoff_delay
 pytestmark = pytest.mark.ex2
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(1)
 def test_default_schedule_doubles_from_half_a_second_up_to_8() -> None:
     expected = [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
@@ -38,7 +39,7 @@ def test_base_and_cap_are_honoured() -> None:
     )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(2)
 def test_huge_attempts_return_the_cap_without_overflow() -> None:
     for attempt in (10, 63, 64, 1100, 10**6):
@@ -60,6 +61,52 @@ def test_huge_attempts_return_the_cap_without_overflow() -> None:
         assert got == expected, (
             f"expected backoff_delay({attempt}, base=1e-300, cap=1e308) to be {expected}, got {got!r}"
         )
+
+
+def _exact_backoff(attempt: int, base: float, cap: float) -> float:
+    """min(cap, base * 2**attempt), computed exactly (no float overflow), then rounded once."""
+    if attempt > 4400:  # 2**4400 * (the smallest float) is far above the largest float
+        return cap
+    return float(min(Fraction(cap), Fraction(base) * 2**attempt))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+def test_exact_values_across_the_whole_range() -> None:
+    # Where base is tiny, base * 2**attempt stays below the cap for attempts far above 1024,
+    # where 2**attempt is no longer a float: the exact value is still expected there.
+    settings = [(0.5, 8.0), (1.0, 5.0), (0.1, 0.3), (3.0, 1e6), (1e-300, 1e308), (5e-324, 1e308),
+                (1e-5, 1e300), (2.0**-1000, 2.0**1000), (1e300, 1e308), (0.25, 0.25)]
+    attempts = sorted({*range(0, 70), *range(1000, 1100), *range(2000, 2200, 7), 2097, 2098, 3000, 10**5})
+    for base, cap in settings:
+        for attempt in attempts:
+            expected = _exact_backoff(attempt, base, cap)
+            try:
+                got = backoff_delay(attempt, base=base, cap=cap)
+            except OverflowError as exc:
+                pytest.fail(
+                    f"expected backoff_delay({attempt}, base={base!r}, cap={cap!r}) to be {expected!r}, "
+                    f"got OverflowError: {exc} (below the cap, compute base * 2**attempt with math.ldexp)"
+                )
+            assert got == expected, (
+                f"expected backoff_delay({attempt}, base={base!r}, cap={cap!r}) to be {expected!r} "
+                f"(min(cap, base * 2**attempt)), got {got!r}"
+            )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(1)
+def test_a_zero_base_or_cap_means_no_wait() -> None:
+    for attempt in (0, 1, 5, 64, 1100, 10**6):
+        for base, cap in ((0.0, 8.0), (0.5, 0.0), (0.0, 0.0)):
+            try:
+                got = backoff_delay(attempt, base=base, cap=cap)
+            except (ValueError, ZeroDivisionError, OverflowError) as exc:
+                pytest.fail(
+                    f"expected backoff_delay({attempt}, base={base}, cap={cap}) to be 0.0, got "
+                    f"{type(exc).__name__}: {exc} (math.log2(0) is an error: handle base == 0 or cap == 0 first)"
+                )
+            assert got == 0.0, f"expected backoff_delay({attempt}, base={base}, cap={cap}) to be 0.0, got {got!r}"
 
 
 @pytest.mark.points(1)
@@ -93,6 +140,15 @@ def test_jitter_covers_the_whole_interval() -> None:
     assert min(draws) < 0.1, f"expected some waits close to 0, the smallest was {min(draws):.3f}"
     mean = statistics.fmean(draws)
     assert 1.8 < mean < 2.2, f"expected the mean of add_jitter(4.0) to be about 2.0, got {mean:.3f}"
+    for delay in (0.3, 0.01, 2.5, 1000.0):
+        waits = [add_jitter(delay, rng=rng) for _ in range(400)]
+        outside = [w for w in waits if not 0.0 <= w <= delay]
+        assert not outside, f"expected every add_jitter({delay}) within [0, {delay}], got {outside[:3]}"
+        spread = sum(w < delay / 2 for w in waits)
+        assert 120 < spread < 280 and len(set(waits)) > 300, (
+            f"expected add_jitter({delay}) to spread over the whole of [0, {delay}] (about half below {delay / 2}), "
+            f"got {spread} of 400 below it and {len(set(waits))} different waits"
+        )
 
 
 @pytest.mark.points(1)
@@ -143,10 +199,17 @@ def test_without_rng_the_random_module_is_used() -> None:
         first = add_jitter(4.0)
         random.seed(1234)
         second = add_jitter(4.0)
+        random.seed(4321)
+        other = add_jitter(4.0)
+        varied = {add_jitter(4.0) for _ in range(20)}
     finally:
         random.setstate(state)
     assert first == second, (
         "expected add_jitter(4.0) to draw from the random module (random.seed makes it repeat), "
         f"got {first} and {second}"
+    )
+    assert other != first and len(varied) > 1, (
+        "expected add_jitter(4.0) without rng to draw from the random module, so another random.seed gives "
+        f"another wait and the waits vary: got {first} for seed 1234 and {other} for seed 4321"
     )
     assert 0.0 <= first <= 4.0, f"expected a wait within [0, 4], got {first}"

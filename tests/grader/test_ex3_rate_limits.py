@@ -5,6 +5,10 @@ All waits are in seconds; ``now`` is a Unix timestamp.
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.utils import formatdate
 
 import httpx
@@ -46,9 +50,20 @@ def test_retry_after_ms_wins_over_retry_after() -> None:
     assert got == pytest.approx(0.25), (
         f"expected retry-after-ms (more precise) to be used when both headers are present: 0.25 s, got {got!r}"
     )
+    # A retry-after-ms that cannot be read is as good as missing: Retry-After is used.
+    for garbage in ("fast", "", "nan", "inf", "1e400", "1,500"):
+        headers = {"retry-after-ms": garbage, "retry-after": "3"}
+        got = parse_retry_after(headers, now=NOW)
+        assert got == pytest.approx(3.0), (
+            f"expected {headers} to mean 3 s: a retry-after-ms that cannot be read is as good as missing, so "
+            f"Retry-After is used; got {got!r}"
+        )
+    dated = {"retry-after-ms": "soon", "retry-after": http_date(NOW + 12)}
+    got = parse_retry_after(dated, now=NOW)
+    assert got == pytest.approx(12.0), f"expected {dated} to mean 12 s, got {got!r}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(2)
 def test_http_date_is_relative_to_now() -> None:
     got = parse_retry_after({"retry-after": http_date(NOW + 30)}, now=NOW)
@@ -57,6 +72,42 @@ def test_http_date_is_relative_to_now() -> None:
     )
     got_later = parse_retry_after({"retry-after": http_date(NOW + 30)}, now=NOW + 10)
     assert got_later == pytest.approx(20.0), f"expected the same date 10 s later to mean 20 s, got {got_later!r}"
+
+
+@contextmanager
+def local_time_zone(tz: str) -> Iterator[None]:
+    """Run the block with the process's local time zone set to ``tz`` (a POSIX TZ string: no tz database needed)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = tz
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+# New York (UTC-5, UTC-4 in summer), Kolkata (UTC+5:30, no summer time), and UTC itself.
+LOCAL_TIME_ZONES = ["EST+5EDT,M3.2.0/2,M11.1.0/2", "IST-5:30", "UTC0"]
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="the local time zone can only be changed on Unix")
+def test_http_dates_are_gmt_whatever_the_local_time_zone() -> None:
+    # An HTTP-date is always GMT: reading it through local time is off by hours outside UTC.
+    for tz in LOCAL_TIME_ZONES:
+        with local_time_zone(tz):
+            for now, wait in ((NOW, 30.0), (1_784_000_000.0, 45.0)):  # a January date, and one in July
+                got = parse_retry_after({"retry-after": http_date(now + wait)}, now=now)
+                assert got == pytest.approx(wait), (
+                    f"expected Retry-After: {http_date(now + wait)} with now={now} to mean {wait} s with the local "
+                    f"time zone set to {tz!r}, got {got!r} (an HTTP-date is GMT: do not convert it through local "
+                    "time, e.g. with time.mktime or a naive datetime)"
+                )
 
 
 @pytest.mark.points(1)
@@ -94,7 +145,8 @@ def test_header_names_in_any_case_dict_or_httpx_headers() -> None:
 @pytest.mark.hint(1)
 def test_missing_or_garbage_gives_none() -> None:
     for headers in ({}, {"content-type": "application/json"}, {"retry-after": "soon"}, {"retry-after": ""},
-                    {"retry-after": "nan"}, {"retry-after": "inf"}, {"retry-after-ms": "fast"}):
+                    {"retry-after": "nan"}, {"retry-after": "inf"}, {"retry-after": "1e400"},
+                    {"retry-after-ms": "fast"}, {"retry-after": "-inf"}, {"retry-after-ms": "nan"}):
         got = parse_retry_after(headers, now=NOW)
         assert got is None, f"expected None for {headers} (nothing usable), got {got!r}"
     negative = parse_retry_after({"retry-after": "-5"}, now=NOW)

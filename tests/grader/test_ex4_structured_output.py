@@ -8,9 +8,10 @@ The client here gets its own ``key_fn``, so this exercise does not need exercise
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_client import (
     FakeProvider,
@@ -81,9 +82,21 @@ def test_text_that_is_not_json_raises_structured_output_error() -> None:
         f"expected validation_errors to be a non-empty list of dicts, got {error.validation_errors!r}"
     )
     assert error.__cause__ is not None, "expected the JSON error to be chained (raise ... from exc)"
+    shapes = [(e.get("type"), tuple(e.get("loc", ("missing",)))) for e in error.validation_errors]
+    assert shapes == [("json_invalid", ())], (
+        "expected one error of type 'json_invalid' at loc () for text that is not JSON (the shape pydantic "
+        f"gives it), got {error.validation_errors!r}"
+    )
+    for broken in ('{"city": "Oslo", "temp_c": 1,}', '{"city": "Oslo"', "```json\nnot json\n```"):
+        with pytest.raises(StructuredOutputError) as bad:
+            parse_structured(broken, Weather)
+        assert [e.get("type") for e in bad.value.validation_errors] == ["json_invalid"], (
+            f"expected one 'json_invalid' error for {broken!r}, got {bad.value.validation_errors!r}"
+        )
+        assert bad.value.raw_text == broken, f"expected raw_text {broken!r}, got {bad.value.raw_text!r}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(1)
 def test_schema_mismatch_raises_with_pydantic_errors() -> None:
     fenced = f"```json\n{WRONG_TYPE}\n```"
@@ -94,10 +107,14 @@ def test_schema_mismatch_raises_with_pydantic_errors() -> None:
     locations = [tuple(e.get("loc", ())) for e in error.validation_errors]
     assert ("temp_c",) in locations, f"expected an error located at temp_c, got {error.validation_errors!r}"
     assert all("msg" in e for e in error.validation_errors), "expected each error to carry a 'msg'"
+    assert isinstance(error.__cause__, ValidationError), (
+        f"expected pydantic's ValidationError as __cause__ (raise ... from exc), got {error.__cause__!r}"
+    )
     with pytest.raises(StructuredOutputError) as missing:
         parse_structured('{"city": "Oslo"}', Weather)
-    assert ("temp_c",) in [tuple(e.get("loc", ())) for e in missing.value.validation_errors], (
-        f"expected a missing temp_c to be reported, got {missing.value.validation_errors!r}"
+    shapes = [(e.get("type"), tuple(e.get("loc", ()))) for e in missing.value.validation_errors]
+    assert shapes == [("missing", ("temp_c",))], (
+        f"expected one 'missing' error at temp_c, got {missing.value.validation_errors!r}"
     )
 
 
@@ -129,6 +146,30 @@ def test_invalid_answer_is_repaired_with_the_errors_fed_back() -> None:
     assert second.model == REQ.model, "expected the repair to go to the same model"
 
 
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+def test_a_repair_changes_only_the_prompt() -> None:
+    req = LLMRequest(
+        model="m", prompt=REQ.prompt, system_prompt="Answer in JSON only.", temperature=0.3, max_tokens=200,
+        top_p=0.9, stop=("END",),
+    )
+    client, provider = make_client([NOT_JSON, WRONG_TYPE, VALID])
+    got = client.call_structured(req, Weather, max_repairs=2)
+    assert got == Weather(city="Oslo", temp_c=-3.5), f"expected the repaired answer, got {got!r}"
+    for number, call in enumerate(provider.calls[1:], start=1):
+        sent = call.request
+        assert replace(sent, prompt=req.prompt) == req, (
+            f"expected repair {number} to be the same request with only its prompt replaced, got {sent!r} "
+            f"for {req!r} (keep the system prompt and the settings: dataclasses.replace)"
+        )
+        assert sent.prompt.count(req.prompt) == 1, (
+            f"expected repair {number}'s prompt to hold the original task once, got:\n{sent.prompt}"
+        )
+    assert "freezing" in provider.calls[2].request.prompt and NOT_JSON not in provider.calls[2].request.prompt, (
+        "expected the second repair to show the answer it rejects (the second one), built from the original prompt"
+    )
+
+
 @pytest.mark.points(2)
 @pytest.mark.hint(3)
 def test_max_repairs_bounds_the_calls_then_raises() -> None:
@@ -138,6 +179,9 @@ def test_max_repairs_bounds_the_calls_then_raises() -> None:
     assert provider.call_count == 3, f"expected 1 answer + 2 repairs = 3 calls, got {provider.call_count}"
     assert info.value.raw_text == "still not json", f"expected raw_text of the last answer, got {info.value.raw_text!r}"
     assert info.value.validation_errors, "expected the last validation errors on the exception"
+    assert isinstance(info.value.__cause__, StructuredOutputError), (
+        f"expected the final error chained to the last answer's StructuredOutputError, got {info.value.__cause__!r}"
+    )
 
 
 @pytest.mark.points(1)
@@ -149,7 +193,7 @@ def test_max_repairs_zero_means_one_answer_only() -> None:
     assert provider.call_count == 1, f"expected exactly 1 call with max_repairs=0, got {provider.call_count}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(3)
 def test_invalid_output_is_never_cached() -> None:
     cache = MemoryCache()
@@ -185,6 +229,36 @@ def test_valid_output_is_cached_under_a_key_that_includes_the_schema() -> None:
     assert stored is not None and json.loads(stored) == {"city": "Oslo", "temp_c": -3.5}, (
         f"expected the Weather's JSON under schema_cache_key(key, Weather), got {stored!r}"
     )
+
+
+class Reading(BaseModel):
+    """A schema whose JSON names are aliases, as for an API that speaks camelCase."""
+
+    model_config = ConfigDict(populate_by_name=False)
+    city: str
+    temp_c: float = Field(alias="tempC")
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(1)
+def test_a_fenced_valid_answer_is_cached_and_the_next_call_is_a_hit() -> None:
+    cache = MemoryCache()
+    fenced = f"Sure! Here it is:\n```json\n{VALID}\n```"
+    client, provider = make_client([fenced, '```json\n{"city": "Oslo", "tempC": 2.5}\n```'], cache=cache)
+    first = client.call_structured(REQ, Weather)
+    again = client.call_structured(REQ, Weather)
+    assert first == again == Weather(city="Oslo", temp_c=-3.5), f"expected the same Weather twice, got {first!r}"
+    assert provider.call_count == 1, (
+        f"expected a fenced valid answer to be cached and the second call to be a hit (1 call), "
+        f"got {provider.call_count} calls"
+    )
+    other = replace(REQ, prompt="A reading for Oslo as JSON with city and tempC.")
+    reading = client.call_structured(other, Reading)
+    expected = Reading.model_validate({"city": "Oslo", "tempC": 2.5})
+    assert client.call_structured(other, Reading) == reading == expected, (
+        f"expected the aliased Reading twice, got {reading!r}"
+    )
+    assert provider.call_count == 2, f"expected the second Reading from the cache (2 calls), got {provider.call_count}"
 
 
 @pytest.mark.points(1)

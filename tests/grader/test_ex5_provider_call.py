@@ -19,6 +19,7 @@ from llm_client import (
     ConfigurationError,
     InvalidRequestError,
     LLMConnectionError,
+    LLMError,
     LLMRequest,
     LLMTimeoutError,
     MalformedResponseError,
@@ -26,6 +27,7 @@ from llm_client import (
     RateLimitError,
     ServerError,
 )
+from llm_client.providers.http import error_for_status, error_for_transport
 
 pytestmark = pytest.mark.ex5
 
@@ -105,20 +107,15 @@ def test_request_body_has_the_messages_and_settings(api: respx.MockRouter, provi
     got = {name: body.get(name) for name in expected}
     assert got == expected, f"expected the settings {expected} in the body, got {got}"
     assert sent.headers["content-type"].startswith("application/json"), "expected a JSON body"
+    provider.complete(REQ, timeout_s=10.0)
+    plain = json.loads(route.calls.last.request.content)
+    assert plain["messages"] == [{"role": "user", "content": "Say hi."}], (
+        f"expected only the user message for a request without a system prompt, got {plain['messages']!r}"
+    )
+    assert route.call_count == 2, f"expected one POST per complete(), got {route.call_count} for two calls"
 
 
 @pytest.mark.points(1)
-@pytest.mark.hint(1)
-def test_no_system_message_without_a_system_prompt(api: respx.MockRouter, provider: OpenAIProvider) -> None:
-    route = answer_with(api, httpx.Response(200, json=completion()))
-    provider.complete(REQ, timeout_s=10.0)
-    body = json.loads(route.calls.last.request.content)
-    assert body["messages"] == [{"role": "user", "content": "Say hi."}], (
-        f"expected only the user message, got {body['messages']!r}"
-    )
-
-
-@pytest.mark.points(2)
 @pytest.mark.hint(1)
 def test_the_per_attempt_timeout_reaches_httpx(api: respx.MockRouter, provider: OpenAIProvider) -> None:
     route = answer_with(api, httpx.Response(200, json=completion()))
@@ -164,6 +161,10 @@ def test_a_200_is_parsed_into_an_llm_response(api: respx.MockRouter, provider: O
     assert got.finish_reason == "length", f"expected finish_reason 'length', got {got.finish_reason!r}"
     assert got.truncated, "expected finish_reason 'length' to mark the answer as truncated"
     assert got.model == "gpt-test-2026", f"expected the model the provider reported, got {got.model!r}"
+    for status in (201, 203):
+        answer_with(api, httpx.Response(status, json=completion("Also fine")))
+        other = provider.complete(REQ, timeout_s=10.0)
+        assert other.text == "Also fine", f"expected HTTP {status} (a success: 2xx) to be parsed, got {other!r}"
 
 
 @pytest.mark.points(1)
@@ -179,20 +180,34 @@ def test_a_200_that_is_not_json_is_a_malformed_response(api: respx.MockRouter, p
 # -- errors from the status ---------------------------------------------------------------
 
 
-@pytest.mark.points(1)
-@pytest.mark.hint(2)
-@pytest.mark.parametrize("status", [400, 404, 422])
-def test_client_errors_are_invalid_request_errors(api: respx.MockRouter, provider: OpenAIProvider, status: int) -> None:
+def assert_invalid_request(api: respx.MockRouter, provider: OpenAIProvider, status: int) -> None:
     answer_with(api, httpx.Response(status, json=error_body("max_tokens is too large")))
     error = raised_by(provider)
-    assert type(error) is InvalidRequestError, (
+    assert isinstance(error, InvalidRequestError), (
         f"expected InvalidRequestError for HTTP {status} (fix the request; never retried), got {type(error).__name__}"
     )
     assert error.status_code == status, f"expected status_code {status}, got {error.status_code!r}"
     assert error.provider_message == "max_tokens is too large", (
         f"expected the provider's message from the error body, got {error.provider_message!r}"
     )
-    assert not error.retryable, "expected a client error not to be retryable"
+    assert not error.retryable, f"expected the error for HTTP {status} (a client error) not to be retryable"
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+def test_client_errors_are_invalid_request_errors(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+    for status in (400, 404, 422):
+        assert_invalid_request(api, provider, status)
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+def test_every_other_4xx_is_a_non_retryable_invalid_request_error(
+    api: respx.MockRouter, provider: OpenAIProvider
+) -> None:
+    # Only 401, 403, 408, 409 and 429 have a meaning of their own; any other 4xx says the request is wrong.
+    for status in (405, 406, 410, 411, 412, 413, 414, 415, 416, 418, 421, 431, 451, 499):
+        assert_invalid_request(api, provider, status)
 
 
 @pytest.mark.points(1)
@@ -212,11 +227,14 @@ def test_auth_failures_are_authentication_errors(api: respx.MockRouter, provider
 
 def _stand_in_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Exercise 3's parser, replaced so this exercise does not depend on it."""
-    value = {k.lower(): v for k, v in headers.items()}.get("retry-after")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "retry-after-ms" in lowered:
+        return float(lowered["retry-after-ms"]) / 1000.0
+    value = lowered.get("retry-after")
     return float(value) if value is not None else None
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(2)
 def test_429_is_a_rate_limit_error_with_retry_after(
     api: respx.MockRouter, provider: OpenAIProvider, monkeypatch: pytest.MonkeyPatch
@@ -231,6 +249,14 @@ def test_429_is_a_rate_limit_error_with_retry_after(
     assert error.provider_message == "Rate limit reached", (
         f"expected the provider's message, got {error.provider_message!r}"
     )
+    for headers, expected in (({"retry-after-ms": "1500"}, 1.5), ({}, None)):
+        answer_with(api, httpx.Response(429, headers=headers, json=error_body("Rate limit reached")))
+        error = raised_by(provider)
+        assert isinstance(error, RateLimitError) and error.retry_after == expected, (
+            f"expected a RateLimitError with retry_after {expected!r} for a 429 with headers {headers}, got "
+            f"{type(error).__name__} with retry_after {getattr(error, 'retry_after', None)!r} "
+            "(read the wait with parse_retry_after(response.headers))"
+        )
 
 
 @pytest.mark.points(1)
@@ -246,6 +272,9 @@ def test_server_errors_are_retryable_server_errors(
     )
     assert error.status_code == status, f"expected status_code {status}, got {error.status_code!r}"
     assert error.retryable, "expected a server error to be retryable"
+    assert error.provider_message == "The server is overloaded", (
+        f"expected the provider's message from the error body, got {error.provider_message!r}"
+    )
 
 
 @pytest.mark.points(1)
@@ -259,7 +288,11 @@ def test_server_errors_are_retryable_server_errors(
     ids=["408", "409"],
 )
 def test_408_and_409_are_retryable_errors(
-    api: respx.MockRouter, provider: OpenAIProvider, status: int, expected: type[Exception], why: str
+    api: respx.MockRouter,
+    provider: OpenAIProvider,
+    status: int,
+    expected: type[ServerError | LLMTimeoutError],
+    why: str,
 ) -> None:
     answer_with(api, httpx.Response(status, json=error_body("Please try again")))
     error = raised_by(provider)
@@ -291,9 +324,9 @@ def test_an_unexpected_status_is_a_malformed_response(api: respx.MockRouter, pro
 # -- errors from the network --------------------------------------------------------------
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(3)
-@pytest.mark.parametrize("exc_type", [httpx.ReadTimeout, httpx.ConnectTimeout])
+@pytest.mark.parametrize("exc_type", [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.WriteTimeout, httpx.PoolTimeout])
 def test_timeouts_become_llm_timeout_errors_chained_to_httpx(
     api: respx.MockRouter, provider: OpenAIProvider, exc_type: type[httpx.TimeoutException]
 ) -> None:
@@ -336,6 +369,128 @@ def test_an_unsupported_protocol_is_a_configuration_error_never_retried(
         f"never retried), got {type(error).__name__}: {error}"
     )
     assert not error.retryable, "expected the error for httpx.UnsupportedProtocol not to be retryable"
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(3)
+def test_any_other_httpx_error_is_an_llm_error_and_a_bug_is_raised_unchanged(
+    api: respx.MockRouter, provider: OpenAIProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for failure in (
+        httpx.ReadError("connection reset"), httpx.WriteError("broken pipe"),
+        httpx.RemoteProtocolError("server disconnected"), httpx.ProxyError("proxy refused"),
+        httpx.DecodingError("bad gzip"), httpx.TooManyRedirects("redirected 20 times"),
+    ):
+        answer_with(api, side_effect=failure)
+        error = raised_by(provider)
+        assert isinstance(error, LLMError), (
+            f"expected an LLMError for {type(failure).__name__} (every httpx.HTTPError is the provider's failure), "
+            f"got {type(error).__name__}: {error}"
+        )
+        assert error.__cause__ is failure, (
+            f"expected the {type(failure).__name__} as __cause__ (raise ... from exc), got {error.__cause__!r}"
+        )
+    answer_with(api, side_effect=ValueError("a bug in the transport"))
+    bug = raised_by(provider)
+    assert type(bug) is ValueError, (
+        f"expected a ValueError raised below complete() to reach the caller unchanged (a bug is not a network "
+        f"failure: catch httpx.HTTPError only), got {type(bug).__name__}: {bug}"
+    )
+    answer_with(api, httpx.Response(200, json=completion()))
+    def buggy_parse(response: httpx.Response) -> None:
+        raise KeyError("a bug in parse")
+
+    monkeypatch.setattr(provider, "parse", buggy_parse)
+    parse_bug = raised_by(provider)
+    assert type(parse_bug) is KeyError, (
+        f"expected a KeyError raised by parse to reach the caller unchanged, got {type(parse_bug).__name__}: "
+        f"{parse_bug}"
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(1)
+def test_one_complete_sends_exactly_one_request(api: respx.MockRouter, provider: OpenAIProvider) -> None:
+    # Retrying is the client's job: complete() makes one attempt, whatever happens to it.
+    outcomes: list[httpx.Response | Exception] = [
+        httpx.Response(503, json=error_body("overloaded")), httpx.Response(500), httpx.Response(502, text="<html>"),
+        httpx.ReadTimeout("timed out"), httpx.ConnectTimeout("timed out"), httpx.ConnectError("refused"),
+    ]
+    for outcome in outcomes:
+        if isinstance(outcome, httpx.Response):
+            route, what = answer_with(api, outcome), f"HTTP {outcome.status_code}"
+        else:
+            route, what = answer_with(api, side_effect=outcome), type(outcome).__name__
+        before = route.call_count
+        error = raised_by(provider)
+        assert isinstance(error, LLMError) and error.retryable, (
+            f"expected a retryable LLMError for {what}, got {type(error).__name__}: {error}"
+        )
+        sent = route.call_count - before
+        assert sent == 1, (
+            f"expected exactly one request for one complete() that met {what}, got {sent} "
+            "(no retrying or sleeping inside complete(): the client retries)"
+        )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+def test_a_key_echoed_by_the_server_never_appears_in_the_error(
+    api: respx.MockRouter, provider: OpenAIProvider
+) -> None:
+    bodies = [
+        {"json": error_body(f"Incorrect API key provided: {KEY}. You can find your key at ...")},
+        {"json": {"error": f"bad key {KEY}"}},
+        {"text": f"<html>401: Bearer {KEY} is not valid</html>"},
+    ]
+    for status in (400, 401, 403, 404, 422, 500, 503):
+        for body in bodies:
+            answer_with(api, httpx.Response(status, **body))  # type: ignore[arg-type]
+            error = raised_by(provider)
+            shown = {
+                "str": str(error), "repr": repr(error), "args": repr(getattr(error, "args", ())),
+                "provider_message": str(getattr(error, "provider_message", "")),
+            }
+            leaks = [where for where, text in shown.items() if KEY in text]
+            assert isinstance(error, LLMError) and not leaks, (
+                f"expected an LLMError that never holds the API key for an HTTP {status} whose body echoes it, got "
+                f"{type(error).__name__} with the key in its {', '.join(leaks) or 'type'} (build messages from "
+                "provider_message(response), which redacts it, never from the raw body)"
+            )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+def test_error_for_status_and_error_for_transport_return_their_errors() -> None:
+    expected_by_status = {
+        400: InvalidRequestError, 401: AuthenticationError, 403: AuthenticationError, 404: InvalidRequestError,
+        408: LLMTimeoutError, 409: ServerError, 422: InvalidRequestError,
+        500: ServerError, 502: ServerError, 503: ServerError, 529: ServerError,
+    }
+    for status, expected in expected_by_status.items():
+        message = f"demo message for {status}"
+        response = httpx.Response(status, json={"error": {"message": message}})
+        error = error_for_status(response, provider="openai")
+        assert isinstance(error, expected), (
+            f"expected error_for_status to return {expected.__name__} for HTTP {status}, got {error!r}"
+        )
+        assert error.status_code == status and error.provider_message == message, (
+            f"expected status_code {status} and provider_message {message!r} for HTTP {status}, got "
+            f"{error.status_code!r} and {error.provider_message!r}"
+        )
+    request = httpx.Request("POST", f"{BASE_URL}/chat/completions")
+    transport_cases: list[tuple[httpx.HTTPError, type[Exception]]] = [
+        (httpx.ConnectTimeout("timed out connecting", request=request), LLMTimeoutError),
+        (httpx.ReadTimeout("timed out reading", request=request), LLMTimeoutError),
+        (httpx.ConnectError("connection refused", request=request), LLMConnectionError),
+        (httpx.RemoteProtocolError("server disconnected", request=request), LLMConnectionError),
+        (httpx.UnsupportedProtocol("no scheme", request=request), ConfigurationError),
+    ]
+    for exc, wanted in transport_cases:
+        got = error_for_transport(exc, provider="openai")
+        assert isinstance(got, wanted), (
+            f"expected error_for_transport to return {wanted.__name__} for {type(exc).__name__}, got {got!r}"
+        )
 
 
 @pytest.mark.points(1)

@@ -18,6 +18,12 @@ def waits(bucket: TokenBucket, times: list[float], amount: float = 1.0) -> list[
     return [round(bucket.take(now, amount), 9) for now in times]
 
 
+def assert_waits(bucket: TokenBucket, times: list[float], expected: list[float], why: str) -> None:
+    """Take one token at each time in ``times``; the waits must be ``expected`` (rounded to 1e-9 s)."""
+    got = waits(bucket, times)
+    assert got == expected, f"expected waits {expected} for takes at t = {times}, got {got}: {why}"
+
+
 @pytest.mark.points(1)
 @pytest.mark.hint(3)
 def test_a_full_bucket_lets_capacity_requests_go_at_once() -> None:
@@ -26,7 +32,7 @@ def test_a_full_bucket_lets_capacity_requests_go_at_once() -> None:
     assert got == [0.0, 0.0, 0.0], f"expected a full bucket of 3 to let 3 requests go at once, got waits {got}"
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(2)
 def test_callers_that_arrive_together_queue_up_one_interval_apart() -> None:
     bucket = TokenBucket(rate=10.0, capacity=1, start=0.0)
@@ -47,9 +53,13 @@ def test_the_bucket_refills_at_rate_tokens_per_second() -> None:
     assert got == [0.0, 0.0, 0.5], (
         f"expected waits [0.0, 0.0, 0.5] one second after emptying a bucket refilled at 2 per second, got {got}"
     )
+    assert_waits(
+        TokenBucket(rate=10.0, capacity=1, start=0.0), [0.0, 0.0, 0.0, 0.0, 0.5, 0.5], [0.0, 0.1, 0.2, 0.3, 0.0, 0.1],
+        "at 10 per second, half a second repays the 3 tokens lent and refills one, but no more than capacity 1",
+    )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(1)
 def test_a_long_quiet_spell_never_fills_the_bucket_past_its_capacity() -> None:
     bucket = TokenBucket(rate=4.0, capacity=2, start=0.0)
@@ -57,6 +67,26 @@ def test_a_long_quiet_spell_never_fills_the_bucket_past_its_capacity() -> None:
     assert got == [0.0, 0.0, 0.25], (
         f"expected waits [0.0, 0.0, 0.25] after 1000 s idle with capacity 2 at 4 per second, got {got} "
         "(the refill stops at capacity)"
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(3)
+def test_a_partly_refilled_bucket_shortens_the_wait() -> None:
+    assert_waits(
+        TokenBucket(rate=10.0, capacity=1, start=0.0), [0.0, 0.05, 0.25, 0.3], [0.0, 0.05, 0.0, 0.05],
+        "at 10 per second, half a token refilled leaves half a token to wait for, 0.05 s",
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+def test_tokens_lent_are_repaid_before_new_ones_go_out() -> None:
+    assert_waits(
+        TokenBucket(rate=10.0, capacity=1, start=0.0), [0.0, 0.0, 0.0, 0.0, 0.1, 0.35, 0.35],
+        [0.0, 0.1, 0.2, 0.3, 0.3, 0.15, 0.25],
+        "at 10 per second, the refill first pays back the tokens lent to the callers still waiting (the bucket is "
+        "at -3 after four takes at t = 0), so a newcomer queues behind them",
     )
 
 
