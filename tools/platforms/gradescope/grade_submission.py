@@ -51,9 +51,9 @@ ZIP_MAX_FILES = 5_000
 
 
 def _copy(src: Path, dest: Path) -> None:
-    """Copy the file or tree ``src`` to ``dest``, leaving out caches."""
+    """Copy the file or tree ``src`` to ``dest``, leaving out caches; links stay links (root never follows them)."""
     if src.is_dir():
-        shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "__MACOSX"))
+        shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "__MACOSX"))
     else:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
@@ -90,7 +90,12 @@ def _unzip(archive: Path, dest: Path) -> None:
 
 
 def _shallowest_package(folder: Path) -> Path | None:
-    found = [p.parent for p in folder.rglob(f"{PACKAGE}/__init__.py") if "__MACOSX" not in p.parts]
+    """The shallowest ``llm_client/`` holding an ``__init__.py`` under ``folder``, not following links."""
+    found = [
+        Path(top)
+        for top, _, files in os.walk(folder)
+        if Path(top).name == PACKAGE and "__init__.py" in files and "__MACOSX" not in Path(top).parts
+    ]
     return min(found, key=lambda p: (len(p.parts), str(p))) if found else None
 
 
@@ -102,7 +107,7 @@ def _lay_over_stubs(loose: list[Path], stubs: Path, dest: Path) -> list[str]:
         by_name.setdefault(path.name, path)
     used = []
     for path in loose:
-        if path.name in by_name:
+        if path.name in by_name and not path.is_symlink():
             shutil.copyfile(path, by_name[path.name])
             used.append(path.name)
     return used
