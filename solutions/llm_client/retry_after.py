@@ -18,10 +18,13 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     Understood, in this order (header names in any case; a plain dict or
     ``httpx.Headers``):
 
-    1. ``retry-after-ms: 1500`` -- milliseconds (sent by OpenAI).
-    2. ``Retry-After: 2`` or ``Retry-After: 0.5`` -- seconds, possibly fractional.
-    3. ``Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`` -- an HTTP-date, taken
-       relative to ``now`` (a Unix timestamp in seconds; default ``time.time()``).
+    1. ``retry-after-ms: 1500`` -- milliseconds. Not standard: Azure's services
+       send it, and the official OpenAI and Anthropic SDKs read it first.
+    2. ``Retry-After: 2`` -- seconds (RFC 9110 section 10.2.3 allows a whole
+       number); ``Retry-After: 0.5`` is read too, a lenient extension.
+    3. ``Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`` -- an HTTP-date (RFC 9110
+       section 5.6.7, always GMT), taken relative to ``now`` (a Unix timestamp
+       in seconds; default ``time.time()``).
 
     Returns None when no such header is present or none can be parsed (a
     garbage value, NaN, infinity). Never negative: a date in the past gives 0.0.
