@@ -43,6 +43,7 @@ __all__ = ["AdaptiveLimiter", "Turn"]
 
 _MIN_RATE_PER_S = 0.01
 _JITTER_S = 0.1  # how late a waiter may wake (a busy machine, a busy event loop) without causing a 429
+_ROUNDED = 0.5  # a provider's "remaining" is a whole number rounded down: half a unit low on average
 _WINDOW_S = 1.0  # how far back the first 429 looks to measure the rate being sent
 _MEMORY_S = 120.0  # how long sent turns are remembered, to count what went after an answer's request
 
@@ -305,7 +306,7 @@ class AdaptiveLimiter:
         """Make ``bucket`` the server's bucket as ``told`` by the answer to ``turn``, carried forward to ``now``."""
         rate = self._smoothed(kind, told, bucket)
         elapsed = max(0.0, now - turn.at)
-        server = min(told.limit, told.remaining + elapsed * rate)
+        server = min(told.limit, told.remaining + _ROUNDED + elapsed * rate)
         # Keep back what the rate brings in JITTER_S: turns that bunch up after a late wake-up
         # then find the server's bucket not quite empty, instead of getting a 429.
         spare = min(rate * _JITTER_S, 0.25 * told.limit)
@@ -319,7 +320,9 @@ class AdaptiveLimiter:
         if turn.epoch != self._epoch:
             return bucket  # sent under a schedule already withdrawn: what it says is out of date
         pending = sum(amount(t) for t in self._pending(now))
-        tolerance = max(1.0, 0.01 * told.limit)
+        tolerance = min(
+            max(2.0, 0.02 * told.limit), 0.25 * told.limit
+        )  # rounding, and turns counted whole against a steady refill
         if sent_level < bucket.tokens + pending - tolerance:
             self._withdraw_pending(now)
             bucket.tokens = sent_level
