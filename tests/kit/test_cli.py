@@ -63,7 +63,13 @@ def test_no_tool_or_grader_module_touches_sys_path_or_runs_as_a_script_of_its_ow
         assert not _edits_sys_path(tree), f"{path.relative_to(ROOT)} uses sys.path"
         if "__name__" in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}:
             scripts.append(path.relative_to(ROOT).as_posix())
-    assert scripts == ["tests/grader/launch.py", "tools/__main__.py"], "one way to run each tool: python -m tools"
+    # The launcher, the sealed child the autograders start, Gradescope's parent program and the tools' entry point.
+    assert scripts == [
+        "tests/grader/launch.py",
+        "tests/grader/sealed.py",
+        "tools/__main__.py",
+        "tools/platforms/gradescope/grade_submission.py",
+    ], "one way to run each tool: python -m tools"
 
 
 def test_check_reports_a_stale_learner_package_without_grading(tmp_path: Path) -> None:
