@@ -78,10 +78,10 @@ _atexit.register(_rewrite)
         + """
 import sys as _sys
 
-_grader = _sys.modules.get("llm_client_grader")
-if _grader is not None:
-    _grader.TestResult.passed = property(lambda self: True)
-    _grader.TestResult.score = property(lambda self: self.points)
+for _module in list(_sys.modules.values()):
+    if hasattr(_module, "GraderPlugin") and hasattr(_module, "TestResult"):
+        _module.TestResult.passed = property(lambda self: True)
+        _module.TestResult.score = property(lambda self: self.points)
 """
     },
     "pytest's test reports patched through sys.modules": {
