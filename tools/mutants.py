@@ -311,6 +311,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "a draw from [0, 1) whatever the delay",
     ),
     Mutant(
+        "jitter_short_of_the_delay",
+        "ex2",
+        "backoff.py",
+        "return source.uniform(0.0, delay_s)",
+        "return source.uniform(0.0, 0.95 * delay_s)",
+        "a margin kept below the delay: the top of the interval is never drawn",
+    ),
+    Mutant(
         "jitter_fixed_seed_without_rng",
         "ex2",
         "backoff.py",
@@ -584,6 +592,22 @@ MUTANTS: tuple[Mutant, ...] = (
         "raw_text=candidate,",
         "raw_text loses the fence and prose around the JSON",
         count=2,
+    ),
+    Mutant(
+        "schema_called_with_keywords",
+        "ex4",
+        "structured.py",
+        "        return schema.model_validate(data)\n",
+        "        return schema(**data)\n",
+        "schema(**data) raises TypeError, not StructuredOutputError, for JSON that is not an object",
+    ),
+    Mutant(
+        "give_up_reraises_the_last_error",
+        "ex4",
+        "structured.py",
+        "    if answers > max_repairs:\n        raise StructuredOutputError(",
+        "    if answers > max_repairs:\n        raise error\n        raise StructuredOutputError(",
+        "the last parse error is raised as it is, not a new error chained to it",
     ),
     Mutant(
         "one_repair_too_few",

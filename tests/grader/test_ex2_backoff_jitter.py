@@ -138,6 +138,7 @@ def test_jitter_covers_the_whole_interval() -> None:
         f"got {lower_half} of 2000"
     )
     assert min(draws) < 0.1, f"expected some waits close to 0, the smallest was {min(draws):.3f}"
+    assert max(draws) > 3.9, f"expected some waits close to the delay 4.0, the largest was {max(draws):.3f}"
     mean = statistics.fmean(draws)
     assert 1.8 < mean < 2.2, f"expected the mean of add_jitter(4.0) to be about 2.0, got {mean:.3f}"
     for delay in (0.3, 0.01, 2.5, 1000.0):
@@ -213,3 +214,4 @@ def test_without_rng_the_random_module_is_used() -> None:
         f"another wait and the waits vary: got {first} for seed 1234 and {other} for seed 4321"
     )
     assert 0.0 <= first <= 4.0, f"expected a wait within [0, 4], got {first}"
+    assert add_jitter(0.0) == 0.0, f"expected add_jitter(0.0) to be 0.0, got {add_jitter(0.0)!r}"

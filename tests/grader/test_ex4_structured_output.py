@@ -116,6 +116,20 @@ def test_schema_mismatch_raises_with_pydantic_errors() -> None:
     assert shapes == [("missing", ("temp_c",))], (
         f"expected one 'missing' error at temp_c, got {missing.value.validation_errors!r}"
     )
+    for not_an_object in ("[1, 2]", '"Oslo"', "null", "42"):
+        try:
+            parse_structured(not_an_object, Weather)
+        except StructuredOutputError as exc:
+            assert exc.validation_errors and exc.raw_text == not_an_object, (
+                f"expected the errors and the raw text for {not_an_object!r}, got {exc.validation_errors!r}"
+            )
+        except Exception as exc:  # the test reports what escaped
+            pytest.fail(
+                f"expected StructuredOutputError for {not_an_object!r} (JSON, but not an object), got "
+                f"{type(exc).__name__}: {exc} (let the schema validate the parsed value: model_validate)"
+            )
+        else:
+            pytest.fail(f"expected StructuredOutputError for {not_an_object!r} (JSON, but not an object)")
 
 
 # -- call_structured ----------------------------------------------------------------------

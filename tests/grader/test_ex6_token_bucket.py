@@ -27,9 +27,10 @@ def assert_waits(bucket: TokenBucket, times: list[float], expected: list[float],
 @pytest.mark.points(1)
 @pytest.mark.hint(3)
 def test_a_full_bucket_lets_capacity_requests_go_at_once() -> None:
-    bucket = TokenBucket(rate=2.0, capacity=3, start=0.0)
-    got = waits(bucket, [0.0, 0.0, 0.0])
-    assert got == [0.0, 0.0, 0.0], f"expected a full bucket of 3 to let 3 requests go at once, got waits {got}"
+    assert_waits(
+        TokenBucket(rate=2.0, capacity=3, start=0.0), [0.0] * 5, [0.0, 0.0, 0.0, 0.5, 1.0],
+        "a full bucket of 3 lets 3 requests go at once; at 2 per second the next ones wait 0.5 s apart",
+    )
 
 
 @pytest.mark.points(1)
