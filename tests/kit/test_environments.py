@@ -403,6 +403,10 @@ def test_codespaces_jupyterlab_opens_start_here_with_the_environments_kernel(
         assert httpx.URL(landing.headers["location"]).path == "/lab/tree/00_start_here.ipynb", landing.headers
         page = lab.client.get("/lab/tree/00_start_here.ipynb")
         assert page.status_code == 200 and "JupyterLab" in page.text
+        # A forwarded port reaches JupyterLab through a proxy that keeps its own Host; the token still guards it.
+        proxied = lab.client.get("/lab/tree/00_start_here.ipynb", headers={"Host": "course-8888.app.github.dev"})
+        assert proxied.status_code == 200, proxied
+        assert httpx.get(f"{lab.url}/api/contents", timeout=30).status_code == 403
         notebook = lab.client.get("/api/contents/00_start_here.ipynb")
         assert notebook.status_code == 200 and notebook.json()["type"] == "notebook"
         _kernel_is_the_environments(lab, installed.venv, installed.env())
