@@ -1123,6 +1123,34 @@ ALTERNATIVES: tuple[Mutant, ...] = (
         "pydantic parses and validates in one step and reports bad JSON as json_invalid at ()",
     ),
     Mutant(
+        "rate_limit_delay_in_one_expression",
+        "ex3",
+        "retry.py",
+        "    if error.retry_after is not None and error.retry_after <= max_retry_after_s:\n"
+        "        return error.retry_after\n"
+        "    return backoff(attempt)\n",
+        "    wait = error.retry_after\n"
+        "    return wait if wait is not None and wait <= max_retry_after_s else backoff(attempt)\n",
+        "one conditional expression; backoff is still called only when it is needed",
+    ),
+    Mutant(
+        "ask_again_rebuilds_the_request",
+        "ex4",
+        "structured.py",
+        "return dataclasses.replace(req, prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))",
+        "fixed = repair_prompt(req.prompt, error.raw_text, error.validation_errors)\n"
+        '    return type(req)(**{**dataclasses.asdict(req), "prompt": fixed})',
+        "a new request from every field of the old one, the prompt replaced",
+    ),
+    Mutant(
+        "complete_catches_request_error",
+        "ex5",
+        "providers/openai_chat.py",
+        "        except httpx.HTTPError as exc:\n            raise error_for_transport(",
+        "        except httpx.RequestError as exc:\n            raise error_for_transport(",
+        "every exception httpx raises while sending is an httpx.RequestError",
+    ),
+    Mutant(
         "bucket_checks_before_taking",
         "ex6",
         "limiter.py",
