@@ -109,12 +109,31 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"llm_client under test: {where}"
 
 
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """Leave the kit's own tests (tests/kit/, instructor copies only) out of a grading run.
+def _selected_exercises(config: pytest.Config) -> set[str] | None:
+    """The exercises ``-m`` selects when it names only exercise ids ("ex2", "ex1 or ex3"), else None."""
+    expression = (config.getoption("markexpr", "") or "").strip()
+    words = expression.split()
+    ids = words[::2]
+    if not words or any(word != "or" for word in words[1::2]) or not all(grading.EXERCISE_MARK.match(w) for w in ids):
+        return None
+    return set(ids)
 
-    They test the reference, so they are collected with --solutions, when the
-    package under test is the reference anyway, or when named on the command line.
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave out of a grading run what it cannot select: the kit's tests, and other exercises' grader files.
+
+    The kit's own tests (tests/kit/, instructor copies only) test the reference, so they
+    are collected with --solutions, when the package under test is the reference anyway,
+    or when named on the command line. ``-m ex2`` collects only ex2's grader file (the
+    catalog names it; each of its tests is marked ex2 and no other file's is), so a run
+    of one exercise imports only what that exercise's tests import.
     """
+    selected = _selected_exercises(config)
+    plugin = config.pluginmanager.get_plugin("llm-client-grader")
+    if selected is not None and plugin is not None and collection_path.suffix == ".py":
+        owner = plugin.exercise_of_file(collection_path)
+        if owner is not None and owner not in selected:
+            return True
     kit = ROOT / "tests" / "kit"
     if collection_path != kit or config.getoption("--solutions"):
         return None

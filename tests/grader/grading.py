@@ -225,7 +225,10 @@ class GraderPlugin:
     def _is_grader_path(self, path: Path) -> bool:
         return path.resolve().is_relative_to(self.grader_dir.resolve())
 
-    def _exercise_of_file(self, path: Path) -> str | None:
+    def exercise_of_file(self, path: Path) -> str | None:
+        """The exercise whose grader file ``path`` is (the catalog's ``grader``, else its name), or None."""
+        if not self._is_grader_path(path):
+            return None
         for info in self.catalog.values():
             if info.grader and (self.root / info.grader).resolve() == path.resolve():
                 return info.id
@@ -242,6 +245,10 @@ class GraderPlugin:
             points = item.get_closest_marker("points")
             if len(exercises) != 1 or points is None or len(points.args) != 1:
                 problems.append(f"{item.nodeid}: needs exactly one exN marker and one points(n) marker")
+                continue
+            owner = self.exercise_of_file(item.path)
+            if owner is not None and owner != exercises[0]:  # ``-m exN`` collects only exN's file
+                problems.append(f"{item.nodeid}: marked {exercises[0]} in {owner}'s grader file")
                 continue
             hint = item.get_closest_marker("hint")
             number = 1 if hint is None else hint.args[0] if len(hint.args) == 1 else None
@@ -267,23 +274,42 @@ class GraderPlugin:
         path = Path(str(self.config.rootpath / report.nodeid.split("::")[0]))
         if not self._is_grader_path(path):
             return
-        exercise = self._exercise_of_file(path)
+        exercise = self.exercise_of_file(path)
         if exercise is not None:
             self.collection_errors[exercise] = report.longreprtext[-_OUTPUT_LIMIT:]
 
     # -- running -----------------------------------------------------------------------------
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-        report = yield
-        if report.failed and item.nodeid in self.results and call.excinfo is not None:
-            match = stub_not_started(call.excinfo.value)
-            if match:
-                report.longrepr = not_started_line(match)
-                report.user_properties.append(("not_started", not_started_line(match)))
-            else:
-                report.user_properties.append(("message", failure_message(call.excinfo)))
-        return report
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
+        """A stub's failure is reported in one line, made here: pytest's traceback of it is never formatted.
+
+        Any other failure keeps pytest's report, with the first lines of its error as a "message".
+
+        Formatting a traceback reads and parses the source of every frame; for a run of
+        untouched stubs that was most of the grader's time.
+        """
+        if call.excinfo is None or item.nodeid not in self.results:
+            return None
+        match = stub_not_started(call.excinfo.value)
+        if match is None:  # pytest makes the report; the test's message goes with it
+            item.user_properties.append(("message", failure_message(call.excinfo)))
+            return None
+        line = not_started_line(match)
+        sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
+        return pytest.TestReport(
+            item.nodeid,
+            item.location,
+            dict.fromkeys(item.keywords, 1),
+            "failed",
+            line,
+            call.when,  # type: ignore[arg-type]  # never "collect" for a test item
+            sections,
+            call.duration,
+            call.start,
+            call.stop,
+            user_properties=[*item.user_properties, ("not_started", line)],
+        )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:

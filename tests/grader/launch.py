@@ -14,7 +14,8 @@ The run's environment follows fixed rules (``grading_env``):
   change the run), and plugin auto-loading is off: the grader loads only the
   plugins it names;
 - no API key (any variable ending in ``_API_KEY``) reaches the code under test;
-- no bytecode is written into the package.
+- no bytecode is written into the package (unless ``write_bytecode``: the notebook check caches it,
+  as a plain ``pytest`` does).
 
 A run that outlives ``timeout_s`` (seconds, the whole run) is killed with its
 whole process group, and is returned with ``timed_out`` set and whatever report
@@ -105,8 +106,14 @@ def package_parent_from_pythonpath(environ: Mapping[str, str] | None = None) -> 
     return None
 
 
-def grading_env(package_parent: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a grading run of ``package_parent/llm_client``, built from ``base`` (os.environ)."""
+def grading_env(
+    package_parent: Path, base: Mapping[str, str] | None = None, *, write_bytecode: bool = False
+) -> dict[str, str]:
+    """The environment of a grading run of ``package_parent/llm_client``, built from ``base`` (os.environ).
+
+    ``write_bytecode`` lets Python cache compiled modules in ``__pycache__`` folders, as a plain
+    ``pytest`` does (faster from the second run on); without it nothing is written into the package.
+    """
     source = os.environ if base is None else base
     env = {
         name: value
@@ -115,7 +122,10 @@ def grading_env(package_parent: Path, base: Mapping[str, str] | None = None) -> 
     }
     env["PYTHONPATH"] = str(package_parent)
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if write_bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
@@ -156,6 +166,7 @@ def run_grading(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     memory_limit_bytes: int | None = None,
+    write_bytecode: bool = False,
 ) -> GradingRun:
     """Grade ``package_parent/llm_client`` with the grader of ``root``; return the run's outcome.
 
@@ -164,9 +175,10 @@ def run_grading(
     where the grader writes results.json (a temporary file when None).
     ``timeout_s`` bounds the whole run and ``test_timeout_s`` each test, in
     seconds. ``env`` is the environment the rules of ``grading_env`` are
-    applied to (os.environ when None). ``memory_limit_bytes`` caps the run's
-    address space (POSIX only; none when None). Raises ValueError for an exercise that
-    is not an id and FileNotFoundError when there is no package to grade.
+    applied to (os.environ when None); ``write_bytecode``: see ``grading_env``.
+    ``memory_limit_bytes`` caps the run's address space (POSIX only; none
+    when None). Raises ValueError for an exercise that is not an id and
+    FileNotFoundError when there is no package to grade.
     """
     if not (package_parent / PACKAGE).is_dir():
         raise FileNotFoundError(f"package_parent: no {PACKAGE}/ in {package_parent}")
@@ -187,7 +199,7 @@ def run_grading(
         returncode, timed_out = _run(
             command,
             cwd=root,
-            env=grading_env(package_parent, env),
+            env=grading_env(package_parent, env, write_bytecode=write_bytecode),
             output=output_path,
             timeout_s=timeout_s,
             memory_bytes=memory_limit_bytes,
