@@ -51,7 +51,7 @@ def check(exercise: str, hint: int | None = None) -> int:
     if not GRADER.is_dir():
         print(f"The grader is not in this copy of the course ({GRADER} is missing), so {exercise} cannot be graded.")
         return 0
-    launch = _grader_module("launch")
+    launch = _launcher()
     with tempfile.TemporaryDirectory(prefix="llm-course-check-") as tmp:
         run = launch.run_grading(
             launch.package_parent_from_pythonpath() or ROOT,
@@ -70,7 +70,7 @@ def check(exercise: str, hint: int | None = None) -> int:
         return 0
     report = run.report
     if report is None:
-        print("\n".join(_ANSI.sub("", run.output).rstrip().splitlines()[-25:]))
+        print(_table(run.output, None))
         print(f"The grader could not run (pytest exit code {run.returncode}); its output is above.")
         return 0
     points, max_points = _exercise_points(report, exercise)
@@ -133,6 +133,18 @@ def _next_exercise(exercise: str) -> tuple[str, str, str] | None:
         return None
     after = catalog[ids[ids.index(exercise) + 1]]
     return after.id, after.title, after.notebook
+
+
+def _launcher() -> ModuleType:
+    """The grader's launcher (tests/grader/launch.py); watch mode grades through it too."""
+    return _grader_module("launch")
+
+
+def _table(output: str, report: dict[str, Any] | None) -> str:
+    """The grader's whole table: from its report, else the last lines of its output."""
+    if report is not None and isinstance(report.get("output"), str) and report["output"].strip():
+        return str(report["output"]).rstrip()
+    return "\n".join(_ANSI.sub("", output).rstrip().splitlines()[-25:])
 
 
 def _grader_module(stem: str) -> ModuleType:
