@@ -61,7 +61,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_misses_system_prompt",
         "ex1",
-        "request.py",
+        "cache_key.py",
         "for field in fields(req)}",
         'for field in fields(req) if field.name != "system_prompt"}',
         "two requests with different system prompts share a cache entry",
@@ -69,7 +69,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_misses_sampling_settings",
         "ex1",
-        "request.py",
+        "cache_key.py",
         "for field in fields(req)}",
         'for field in fields(req) if field.name not in ("top_p", "stop", "max_tokens")}',
         "only model, prompt and temperature keyed, as in a first draft",
@@ -77,7 +77,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_uses_builtin_hash",
         "ex1",
-        "request.py",
+        "cache_key.py",
         'return hashlib.sha256(raw.encode("utf-8")).hexdigest()',
         'return format(hash(raw) % 2**64, "016x") * 4',
         "hash() of a str changes with PYTHONHASHSEED, so keys differ between processes",
@@ -85,7 +85,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_without_canonical_numbers",
         "ex1",
-        "request.py",
+        "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}",
         "canonical = {field.name: getattr(req, field.name) for field in fields(req)}",
         "temperature=0 and 0.0 serialize differently and get two keys",
@@ -93,7 +93,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_glues_strings",
         "ex1",
-        "request.py",
+        "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         'raw = "".join(str(canonical[name]) for name in sorted(canonical))',
         "values concatenated without names or separators collide",

@@ -24,7 +24,7 @@ from llm_client.errors import LLMError
 from llm_client.logs import log_event
 from llm_client.policy import RetryPolicy, RetryState
 from llm_client.providers.base import LLMResponse, Provider
-from llm_client.request import LLMRequest, make_cache_key
+from llm_client.request import LLMRequest
 
 __all__ = ["LLMClient", "new_request_id"]
 
@@ -35,6 +35,13 @@ P = TypeVar("P")
 def new_request_id() -> str:
     """A short random id that ties together the log lines of one call."""
     return uuid.uuid4().hex[:12]
+
+
+def _make_cache_key(req: LLMRequest) -> str:
+    """The default ``key_fn``: exercise 1's make_cache_key, imported at the first call that needs a key."""
+    from llm_client.cache_key import make_cache_key
+
+    return make_cache_key(req)
 
 
 def _check_callable(name: str, value: Any) -> None:
@@ -94,7 +101,7 @@ class _ClientBase(Generic[P]):
         sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
-        key_fn: Callable[[LLMRequest], str] = make_cache_key,
+        key_fn: Callable[[LLMRequest], str] = _make_cache_key,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 8.0,
     ) -> None:

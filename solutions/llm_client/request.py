@@ -1,16 +1,12 @@
-"""The provider-agnostic request, and the cache key that identifies its effective input."""
+"""The provider-agnostic request: what to ask, of which model, with which settings."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from llm_client.checks import check_int, check_number, check_text
 
-__all__ = ["LLMRequest", "make_cache_key"]
+__all__ = ["LLMRequest"]
 
 
 @dataclass(frozen=True)
@@ -57,40 +53,3 @@ class LLMRequest:
             if any("\ud800" <= ch <= "\udfff" for ch in item):
                 raise ValueError("stop must hold valid Unicode text (it holds a lone surrogate)")
         object.__setattr__(self, "stop", tuple(self.stop))
-
-
-def _canonical(value: Any) -> Any:
-    """Map values that mean the same to one JSON value: 0 and 0.0 both become 0.0."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError(f"cannot key a non-finite number: {value!r}")
-        return number
-    if isinstance(value, (tuple, list)):
-        return [_canonical(item) for item in value]
-    raise TypeError(f"cannot key a value of type {type(value).__name__}")
-
-
-def make_cache_key(req: LLMRequest) -> str:
-    """Return the cache key of ``req``: 64 lowercase hex characters.
-
-    The key is the SHA-256 of a canonical JSON serialization of every field,
-    so it is:
-
-    - the same in every process and for every PYTHONHASHSEED (no ``hash()``);
-    - different whenever any output-affecting field differs (model, prompt,
-      system_prompt, temperature, max_tokens, top_p, stop);
-    - the same for the same effective input (``temperature=0`` and ``0.0``).
-
-    The key holds only the request, never an API key or other secret.
-    """
-    if not isinstance(req, LLMRequest):
-        raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
-    # BEGIN SOLUTION ex1
-    # Every dataclass field, so a field added later is keyed without edits here.
-    canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}
-    raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-    # END SOLUTION

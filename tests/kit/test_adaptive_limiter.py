@@ -23,12 +23,12 @@ from llm_client import (
     LLMClient,
     LLMRequest,
     LLMResponse,
-    PacedProvider,
     RateLimitError,
     arun_batch,
     run_batch,
 )
 from llm_client.adaptive import Turn
+from llm_client.limiter import PacedProvider
 from llm_client.rate_headers import Allowance, parse_duration, parse_rate_limits
 
 pytestmark = pytest.mark.kit

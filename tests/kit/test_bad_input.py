@@ -25,7 +25,6 @@ from llm_client import (
     MemoryCache,
     OpenAIProvider,
     RateLimitError,
-    RetryPolicy,
     ServerError,
     SQLiteCache,
     add_jitter,
@@ -34,6 +33,7 @@ from llm_client import (
     parse_retry_after,
     rate_limit_delay,
 )
+from llm_client.policy import RetryPolicy
 
 NAN = math.nan
 INF = math.inf

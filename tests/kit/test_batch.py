@@ -17,7 +17,6 @@ import pytest
 
 from llm_client import (
     AsyncLLMClient,
-    BatchResult,
     FakeProvider,
     InvalidRequestError,
     LLMClient,
@@ -30,6 +29,7 @@ from llm_client import (
     estimate_tokens,
     run_batch,
 )
+from llm_client.batch import BatchResult
 
 pytestmark = pytest.mark.kit
 

@@ -23,12 +23,12 @@ from llm_client import (
     FakeProvider,
     LLMClient,
     LLMRequest,
-    PacedProvider,
     RateLimiter,
     ServerError,
     TokenBucket,
     estimate_tokens,
 )
+from llm_client.limiter import PacedProvider
 
 pytestmark = pytest.mark.kit
 

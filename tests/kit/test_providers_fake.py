@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from llm_client import FakeCall, FakeProvider, LLMRequest, Provider, RateLimitError, ServerError
-from llm_client.providers import echo_reply
+from llm_client import FakeProvider, LLMRequest, Provider, RateLimitError, ServerError
+from llm_client.providers import FakeCall, echo_reply
 
 pytestmark = pytest.mark.kit
 

@@ -15,12 +15,11 @@ from llm_client import (
     LLMTimeoutError,
     RateLimitError,
     RetriesExhaustedError,
-    RetryPolicy,
     ServerError,
     backoff_delay,
     rate_limit_delay,
 )
-from llm_client.policy import RetryState
+from llm_client.policy import RetryPolicy, RetryState
 
 pytestmark = pytest.mark.kit
 

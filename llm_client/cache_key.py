@@ -1,0 +1,46 @@
+"""The cache key of a request (exercise 1): one key per effective input, the same in every process."""
+
+from __future__ import annotations
+
+import hashlib  # needed by ex1  # noqa: F401
+import json  # needed by ex1  # noqa: F401
+import math
+from dataclasses import fields  # needed by ex1  # noqa: F401
+from typing import Any
+
+from llm_client.request import LLMRequest
+
+__all__ = ["make_cache_key"]
+
+
+def _canonical(value: Any) -> Any:
+    """Map values that mean the same to one JSON value: 0 and 0.0 both become 0.0."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"cannot key a non-finite number: {value!r}")
+        return number
+    if isinstance(value, (tuple, list)):
+        return [_canonical(item) for item in value]
+    raise TypeError(f"cannot key a value of type {type(value).__name__}")
+
+
+def make_cache_key(req: LLMRequest) -> str:
+    """Return the cache key of ``req``: 64 lowercase hex characters.
+
+    The key is the SHA-256 of a canonical JSON serialization of every field,
+    so it is:
+
+    - the same in every process and for every PYTHONHASHSEED (no ``hash()``);
+    - different whenever any output-affecting field differs (model, prompt,
+      system_prompt, temperature, max_tokens, top_p, stop);
+    - the same for the same effective input (``temperature=0`` and ``0.0``).
+
+    The key holds only the request, never an API key or other secret.
+    """
+    if not isinstance(req, LLMRequest):
+        raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
+    # TODO(ex1): write make_cache_key; notebooks/02_ex1_cache_key.ipynb walks you through it.
+    raise NotImplementedError("ex1: make_cache_key is not written yet (see notebooks/02_ex1_cache_key.ipynb)")
