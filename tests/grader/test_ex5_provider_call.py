@@ -5,6 +5,7 @@ HTTP is mocked with respx: nothing leaves this machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -240,7 +241,8 @@ def test_429_is_a_rate_limit_error_with_retry_after(
     api: respx.MockRouter, provider: OpenAIProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(http_module, "parse_retry_after", _stand_in_retry_after)
-    monkeypatch.setattr("llm_client.retry_after.parse_retry_after", _stand_in_retry_after)
+    with contextlib.suppress(Exception):  # exercise 3's file may not even import; this exercise must not need it
+        monkeypatch.setattr("llm_client.retry_after.parse_retry_after", _stand_in_retry_after)
     answer_with(api, httpx.Response(429, headers={"retry-after": "3"}, json=error_body("Rate limit reached")))
     error = raised_by(provider)
     assert isinstance(error, RateLimitError), f"expected RateLimitError for HTTP 429, got {type(error).__name__}"
