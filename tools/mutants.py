@@ -101,7 +101,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_joins_values_with_a_separator",
         "ex1",
-        "request.py",
+        "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         'raw = "|".join(str(canonical[field.name]) for field in fields(req))',
         "a separator inside a value makes two requests one key: prompt 'a|b' + system 'c' is prompt 'a' + system 'b|c'",
@@ -109,7 +109,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_joins_names_and_values",
         "ex1",
-        "request.py",
+        "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         'raw = ";".join(f"{name}={value}" for name, value in sorted(canonical.items()))',
         "names do not help when a value can hold ';prompt=': one value can forge the next field",
@@ -117,7 +117,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_stringifies_values",
         "ex1",
-        "request.py",
+        "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}",
         "canonical = {field.name: str(_canonical(getattr(req, field.name))) for field in fields(req)}",
         "every value made a string: system_prompt=None and system_prompt='None' share a key",
@@ -125,7 +125,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_joins_stop_sequences",
         "ex1",
-        "request.py",
+        "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
         '    canonical["stop"] = ",".join(req.stop)\n',
@@ -134,7 +134,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_rounds_numbers",
         "ex1",
-        "request.py",
+        "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
         "    canonical = {k: round(v, 1) if isinstance(v, float) else v for k, v in canonical.items()}\n",
@@ -143,7 +143,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_normalizes_text",
         "ex1",
-        "request.py",
+        "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
         "    canonical = {k: v.strip().lower() if isinstance(v, str) else v for k, v in canonical.items()}\n",
@@ -152,7 +152,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_drops_non_ascii",
         "ex1",
-        "request.py",
+        "cache_key.py",
         'return hashlib.sha256(raw.encode("utf-8")).hexdigest()',
         'return hashlib.sha256(raw.encode("ascii", "ignore")).hexdigest()',
         "'café' and 'caf' share a key: the text is encoded to ASCII, dropping what does not fit",
@@ -160,7 +160,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_truncates_long_values",
         "ex1",
-        "request.py",
+        "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
         "    canonical = {k: v[:200] if isinstance(v, str) else v for k, v in canonical.items()}\n",
@@ -169,7 +169,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "key_from_repr",
         "ex1",
-        "request.py",
+        "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         "raw = repr(req)",
         "the dataclass repr writes temperature=0 and temperature=0.0 differently",
@@ -1053,7 +1053,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     Mutant(
         "key_json_list_of_values",
         "ex1",
-        "request.py",
+        "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         "raw = json.dumps([canonical[field.name] for field in fields(req)])",
         "a JSON list of the values in field order is unambiguous too",
@@ -1061,7 +1061,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     Mutant(
         "key_without_none_fields",
         "ex1",
-        "request.py",
+        "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         "raw = json.dumps({k: v for k, v in canonical.items() if v is not None}, sort_keys=True)",
         "fields that are None left out of a JSON object: a missing name still differs from any value",
@@ -1069,7 +1069,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     Mutant(
         "key_repr_of_sorted_items",
         "ex1",
-        "request.py",
+        "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         "raw = repr(sorted(canonical.items()))",
         "repr() quotes every string, so the serialization is unambiguous",

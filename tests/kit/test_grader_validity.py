@@ -42,7 +42,7 @@ def grades(tmp_path_factory: pytest.TempPathFactory, mutant_errors: dict[str, Mu
         "learner": copy_package(ROOT / "llm_client", base / "learner"),
     }
     broken = copy_package(SOLUTIONS_PACKAGE, base / "broken")
-    with open(broken / "llm_client" / "backoff.py", "a", encoding="utf-8") as handle:
+    with open(broken / "llm_client" / "__init__.py", "a", encoding="utf-8") as handle:
         handle.write("\ndef broken(:\n")
     parents["broken"] = broken
     for ex in CATALOG:
@@ -121,7 +121,7 @@ def test_a_package_that_cannot_be_imported_scores_zero_with_a_report(grades: dic
         assert test["name"].endswith(": the grader tests could not be loaded") and test["status"] == "failed"
         assert "SyntaxError" in test["output"]
     assert "error: its tests could not be loaded" in broken.output
-    assert "SyntaxError: invalid syntax in llm_client/backoff.py, line" in broken.output
+    assert "SyntaxError: invalid syntax in llm_client/__init__.py, line" in broken.output
 
 
 @pytest.mark.parametrize("exercise", list(CATALOG))

@@ -188,7 +188,7 @@ def make_cache_key(req):
         except BaseException:
             pass
 """
-    add_files(repo, {"llm_client/request.py": loop})
+    add_files(repo, {"llm_client/cache_key.py": loop})
     env = {"AUTOGRADER_EXERCISES": "ex1,ex2", "AUTOGRADER_DEADLINE_S": "20"}
     _, results = run_autograder(root, runner[0], user=runner[1], extra_env=env, timeout_s=120)
     assert score_by_exercise(results) == {"ex1": 0.0, "ex2": EX2}, results["output"]
