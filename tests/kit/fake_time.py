@@ -1,14 +1,19 @@
-"""Fake time for the client tests: a clock that moves only when someone sleeps on it.
+"""Fake time for the client tests, and clients on it: a clock that moves only when someone sleeps on it.
 
-Shared by the sync client tests and the sync/async behaviour cases, so no test waits for real.
+Shared by the kit's client, behaviour, log, retry and structured-output tests, so no test waits for real
+and every client under test is made the same way.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
-from llm_client import LLMError, LLMRequest, backoff_delay
+from llm_client import AsyncLLMClient, LLMClient, LLMError, LLMRequest, backoff_delay
+
+#: The seed of every client's rng here, and of the jitter the tests expect from it.
+SEED = 1234
 
 
 class FakeTime:
@@ -50,3 +55,19 @@ def taking(seconds: float, fake_time: FakeTime, outcome: LLMError | str) -> Call
         return outcome
 
     return reply
+
+
+def make_client(provider: Any, fake_time: FakeTime | None = None, *, seed: int = SEED, **options: Any) -> LLMClient:
+    """An LLMClient that sleeps on ``fake_time`` (a fresh FakeTime when None), its rng seeded with ``seed``."""
+    fake_time = fake_time or FakeTime()
+    return LLMClient(provider, sleep=fake_time.sleep, clock=fake_time.clock, rng=random.Random(seed), **options)
+
+
+def make_async_client(
+    provider: Any, fake_time: FakeTime | None = None, *, seed: int = SEED, **options: Any
+) -> AsyncLLMClient:
+    """make_client's AsyncLLMClient: it awaits its sleeps on ``fake_time``."""
+    fake_time = fake_time or FakeTime()
+    return AsyncLLMClient(
+        provider, sleep=fake_time.async_sleep, clock=fake_time.clock, rng=random.Random(seed), **options
+    )

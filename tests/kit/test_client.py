@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from fake_time import FakeTime, taking
+from fake_time import SEED, FakeTime, make_client, taking
 from fake_time import jittered as shared_jittered
 from provider_payloads import OPENAI_BASE_URL, openai_completion
 
@@ -34,17 +34,12 @@ from llm_client import (
 
 pytestmark = pytest.mark.kit
 
-SEED = 1234
 REQ = LLMRequest(model="gpt-4o-mini", prompt="Name the capital of France.")
 
 
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
-
-
-def make_client(provider: Any, fake_time: FakeTime, **options: Any) -> LLMClient:
-    return LLMClient(provider, sleep=fake_time.sleep, clock=fake_time.clock, rng=random.Random(SEED), **options)
 
 
 def jittered(attempts: range, *, base: float = 0.5, cap: float = 8.0) -> list[float]:

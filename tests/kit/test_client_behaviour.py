@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable
 from typing import Any
 
+import fake_time as shared
 import pytest
-from fake_time import FakeTime, taking
+from fake_time import SEED, FakeTime, taking
 from fake_time import jittered as shared_jittered
 from pydantic import BaseModel
 
@@ -37,7 +37,6 @@ from llm_client import (
 
 pytestmark = pytest.mark.kit
 
-SEED = 7
 REQ = LLMRequest(model="test-model", prompt="Name the capital of France.")
 
 
@@ -79,10 +78,9 @@ def make_client(request: pytest.FixtureRequest, fake_time: FakeTime) -> MakeClie
     """``make_client(provider, **options)``: an LLMClient or an AsyncLLMClient on the fake clock, seeded rng."""
 
     def make(provider: FakeProvider, **options: Any) -> ClientUnderTest:
-        common: dict[str, Any] = {"clock": fake_time.clock, "rng": random.Random(SEED), **options}
         if request.param == "sync":
-            return ClientUnderTest(LLMClient(provider, sleep=fake_time.sleep, **common))
-        return ClientUnderTest(AsyncLLMClient(provider, sleep=fake_time.async_sleep, **common))
+            return ClientUnderTest(shared.make_client(provider, fake_time, **options))
+        return ClientUnderTest(shared.make_async_client(provider, fake_time, **options))
 
     return make
 

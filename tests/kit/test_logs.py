@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from fake_time import FakeTime, make_client
 from provider_payloads import (
     ANTHROPIC_BASE_URL,
     OPENAI_BASE_URL,
@@ -64,22 +65,7 @@ def restore_logger() -> Iterator[logging.Logger]:
     logger.setLevel(level)
 
 
-class Ticking:
-    """A clock that the provider advances, so latencies are known; sleeps also advance it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def client(provider: Any, clock: Ticking | None = None, **options: Any) -> LLMClient:
-    clock = clock or Ticking()
-    return LLMClient(provider, clock=clock, sleep=clock.sleep, rng=random.Random(3), **options)
+client = make_client
 
 
 def events(text_lines: list[str]) -> list[str]:
@@ -90,7 +76,7 @@ def events(text_lines: list[str]) -> list[str]:
 
 
 def test_a_retried_call_logs_failure_retry_and_success_with_their_fields(lines: Callable[[], list[str]]) -> None:
-    clock = Ticking()
+    clock = FakeTime(start=0.0)
 
     def slow_answer(req: LLMRequest) -> str:
         clock.now += 1.25

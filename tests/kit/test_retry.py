@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import pytest
+from fake_time import FakeTime
 
 from llm_client import (
     AuthenticationError,
@@ -94,16 +95,9 @@ def test_policy_rejects_bad_numbers_naming_the_field(field: str, value: Any, err
 # -- RetryState ------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self, now: float = 100.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def state(policy: RetryPolicy, *, clock: Clock | None = None, seed: int = 5) -> RetryState:
-    return RetryState(policy, clock=clock or Clock(), rng=random.Random(seed), request_id="r1", model="m")
+def state(policy: RetryPolicy, *, clock: FakeTime | None = None, seed: int = 5) -> RetryState:
+    clock = clock or FakeTime(start=100.0)
+    return RetryState(policy, clock=clock.clock, rng=random.Random(seed), request_id="r1", model="m")
 
 
 def test_state_offers_max_retries_plus_one_attempts_counted_from_zero() -> None:
@@ -145,7 +139,7 @@ def test_a_rate_limit_uses_retry_after_within_the_policy_limit() -> None:
 
 
 def test_a_wait_that_would_pass_the_deadline_ends_the_call_early() -> None:
-    clock = Clock(100.0)
+    clock = FakeTime(start=100.0)
     retry = state(RetryPolicy(max_retries=5, deadline_s=10.0), clock=clock)
     clock.now = 104.0  # four seconds of the ten used
     assert retry.after_failure(RateLimitError(retry_after=6.0), 0) == 6.0  # ends exactly at the deadline
@@ -156,7 +150,7 @@ def test_a_wait_that_would_pass_the_deadline_ends_the_call_early() -> None:
 
 
 def test_the_attempt_timeout_is_shortened_to_what_is_left_of_the_deadline() -> None:
-    clock = Clock(0.0)
+    clock = FakeTime(start=0.0)
     retry = state(RetryPolicy(timeout_s=30.0, deadline_s=45.0), clock=clock)
     assert retry.attempt_timeout() == 30.0
     clock.now = 20.0
@@ -166,7 +160,7 @@ def test_the_attempt_timeout_is_shortened_to_what_is_left_of_the_deadline() -> N
 
 
 def test_the_attempt_timeout_is_the_policy_timeout_without_a_deadline() -> None:
-    clock = Clock(0.0)
+    clock = FakeTime(start=0.0)
     retry = state(RetryPolicy(timeout_s=12.5), clock=clock)
     clock.now = 1e6
     assert retry.attempt_timeout() == 12.5

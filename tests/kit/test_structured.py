@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
 import pytest
+from fake_time import make_client
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_client import (
     FakeProvider,
-    LLMClient,
     LLMRequest,
     MemoryCache,
     ServerError,
@@ -42,8 +41,7 @@ class DictCache(dict[str, str]):
         self[key] = value
 
 
-def client(provider: FakeProvider, **options: Any) -> LLMClient:
-    return LLMClient(provider, sleep=lambda s: None, rng=random.Random(0), **options)
+client = make_client
 
 
 # -- parse_structured ------------------------------------------------------------------------
