@@ -207,7 +207,7 @@ def test_every_other_4xx_is_a_non_retryable_invalid_request_error(
     api: respx.MockRouter, provider: OpenAIProvider
 ) -> None:
     # Only 401, 403, 408, 409 and 429 have a meaning of their own; any other 4xx says the request is wrong.
-    for status in (405, 406, 410, 411, 412, 413, 414, 415, 416, 418, 421, 431, 451, 499):
+    for status in (405, 410, 413, 415, 418, 431, 451, 499):
         assert_invalid_request(api, provider, status)
 
 
@@ -445,7 +445,7 @@ def test_a_key_echoed_by_the_server_never_appears_in_the_error(
         {"json": {"error": f"bad key {KEY}"}},
         {"text": f"<html>401: Bearer {KEY} is not valid</html>"},
     ]
-    for status in (400, 401, 403, 404, 422, 500, 503):
+    for status in (400, 401, 404, 503):
         for body in bodies:
             answer_with(api, httpx.Response(status, **body))  # type: ignore[arg-type]
             error = raised_by(provider)
