@@ -245,17 +245,16 @@ def test_valid_output_is_cached_under_a_key_that_includes_the_schema() -> None:
     )
 
 
-class Reading(BaseModel):
-    """A schema whose JSON names are aliases, as for an API that speaks camelCase."""
-
-    model_config = ConfigDict(populate_by_name=False)
-    city: str
-    temp_c: float = Field(alias="tempC")
-
-
 @pytest.mark.points(1)
 @pytest.mark.hint(1)
 def test_a_fenced_valid_answer_is_cached_and_the_next_call_is_a_hit() -> None:
+    class Reading(BaseModel):
+        """A schema whose JSON names are aliases, as for an API that speaks camelCase."""
+
+        model_config = ConfigDict(populate_by_name=False)
+        city: str
+        temp_c: float = Field(alias="tempC")
+
     cache = MemoryCache()
     fenced = f"Sure! Here it is:\n```json\n{VALID}\n```"
     client, provider = make_client([fenced, '```json\n{"city": "Oslo", "tempC": 2.5}\n```'], cache=cache)
