@@ -24,13 +24,12 @@ import zipfile
 from pathlib import Path
 
 from tests.grader.catalog import ROOT
-from tools.autograding import grader_files
+from tools.autograding import GRADER_REQUIREMENTS, grader_files
 
 DEFAULT_OUT = ROOT / "dist" / "gradescope_autograder.zip"
 #: The real files of the autograder: Gradescope's two scripts and the program run_autograder starts.
 TEMPLATES = Path(__file__).resolve().parent / "platforms" / "gradescope"
 SCRIPTS = {"setup.sh": True, "run_autograder": True, "grade_submission.py": False}
-REQUIREMENTS = "requirements-grader.txt"
 
 
 def _add(archive: zipfile.ZipFile, name: str, data: str | bytes, *, executable: bool = False) -> None:
@@ -46,7 +45,7 @@ def build(out: Path = DEFAULT_OUT, *, root: Path = ROOT) -> Path:
     with zipfile.ZipFile(out, "w") as archive:
         for name, executable in SCRIPTS.items():
             _add(archive, name, (TEMPLATES / name).read_bytes(), executable=executable)
-        _add(archive, REQUIREMENTS, (root / REQUIREMENTS).read_bytes())
+        _add(archive, GRADER_REQUIREMENTS, (root / GRADER_REQUIREMENTS).read_bytes())
         for rel in grader_files(root):
             _add(archive, rel.as_posix(), (root / rel).read_bytes())
         stubs = root / "llm_client"

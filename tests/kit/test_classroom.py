@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -18,6 +19,8 @@ import pytest
 from tests.grader.catalog import ROOT, load_catalog
 from tests.kit.platform_runs import add_files, classroom_step, classroom_steps, command_grader_env, make_repository
 from tools.build_classroom import STEP_TIMEOUT_MIN, TEMPLATES, WORKFLOW, build
+from tools.generate_learner import generate_package
+from tools.release import release
 
 CATALOG = load_catalog()
 REQUIRED = [ex for ex in CATALOG.values() if not ex.optional]
@@ -129,3 +132,13 @@ def test_a_syntax_error_in_the_optional_exercise_fails_no_required_step(tmp_path
     add_files(repo, {optional.files[0]: "+def broken(:\n"})
     failed = {ex.id: result.output for ex in REQUIRED if not (result := classroom_step(repo, ex.id)).passed}
     assert not failed, failed
+
+
+def test_the_learner_copy_grades_with_its_own_workflow_steps(tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    release(copy)
+    assert classroom_step(copy, "ex2").score == 0, "the copy's stubs earn nothing"
+    shutil.rmtree(copy / "llm_client")
+    generate_package(copy / "llm_client", keep={"ex2"})
+    solved = classroom_step(copy, "ex2")
+    assert solved.score == CATALOG["ex2"].points, solved.output[-3000:]
