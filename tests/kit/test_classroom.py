@@ -14,9 +14,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.grader.catalog import ROOT, load_catalog
+from tests.grader.catalog import load_catalog
 from tests.kit.platform_runs import add_files, classroom_step, classroom_steps, command_grader_env, make_repository
 from tools.build_classroom import STEP_TIMEOUT_MIN, TEMPLATES, WORKFLOW, build
 from tools.generate_learner import generate_package
@@ -120,11 +118,6 @@ while True:
                 os.kill(pid, signal.SIGKILL)
 
 
-#: Whether llm_client imports each exercise's module only when one of its names is used.
-LAZY_PACKAGE = "def __getattr__" in (ROOT / "solutions" / "llm_client" / "__init__.py").read_text(encoding="utf-8")
-
-
-@pytest.mark.xfail(not LAZY_PACKAGE, reason="llm_client/__init__.py still imports every exercise module", run=False)
 def test_a_syntax_error_in_the_optional_exercise_fails_no_required_step(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     make_repository(repo, keep={ex.id for ex in CATALOG.values()})

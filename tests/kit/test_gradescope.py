@@ -230,11 +230,6 @@ def test_setup_sh_installs_python_3_11_on_an_ubuntu_whose_python_is_3_10(tmp_pat
     assert version == [str(root / "venv"), "True"]
 
 
-#: Whether llm_client imports each exercise's module only when one of its names is used.
-LAZY_PACKAGE = "def __getattr__" in (ROOT / "solutions" / "llm_client" / "__init__.py").read_text(encoding="utf-8")
-
-
-@pytest.mark.xfail(not LAZY_PACKAGE, reason="llm_client/__init__.py still imports every exercise module", run=False)
 def test_a_syntax_error_in_the_optional_exercise_costs_only_its_points(
     autograder_zip: Path, runner: tuple[str, str | None], tmp_path: Path
 ) -> None:
