@@ -6,7 +6,8 @@
   extensions, with the course's ``.venv`` as the interpreter and first on PATH.
 - ``binder/``, what repo2docker reads (``runtime.txt``, ``requirements.txt``, ``postBuild``): a Python
   repo2docker can install, the course's requirements, and a JupyterLab default workspace that opens
-  ``notebooks/00_start_here.ipynb``. The learner copy carries both folders.
+  ``notebooks/00_start_here.ipynb``; repo2docker itself (``--no-build``, no Docker) writes the Dockerfile
+  for the learner copy from them. The learner copy carries both folders.
 - On a Python older than 3.11, the grader and the first cell of Start here name the Python they need,
   before anything that needs 3.11: shown with a faked ``sys.version_info``, and for real with Debian's
   pypy3 (Python 3.9) where it is installed.
@@ -226,6 +227,26 @@ def test_the_learner_copy_carries_the_devcontainer_and_binder_files(
     assert os.access(course_copy / "binder" / "postBuild", os.X_OK)
     readme = (course_copy / "README.md").read_text(encoding="utf-8")
     assert devcontainer["postCreateCommand"] + README_OPEN in readme, "the copy's README installs the same way"
+
+
+def test_repo2docker_builds_the_learner_copy_with_its_python_then_its_requirements_then_post_build(
+    course_copy: Path,
+) -> None:
+    pytest.importorskip("repo2docker", reason="repo2docker is not installed (pip install -r requirements-dev.txt)")
+    done = subprocess.run(
+        [sys.executable, "-m", "repo2docker", "--no-build", "--no-run", "--debug", "--user-id", "1000",
+         "--user-name", "jovyan", str(course_copy)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    runtime = (BINDER / "runtime.txt").read_text(encoding="utf-8").strip().removeprefix("python-")
+    assert f"Building conda environment for python={runtime}" in done.stderr, done.stderr[-3000:]
+    dockerfile = done.stdout
+    whole_repository = dockerfile.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/")
+    requirements = dockerfile.index('pip install --no-cache-dir -r "binder/requirements.txt"')
+    post_build = dockerfile.index("RUN ./binder/postBuild")
+    # "-e ." needs the whole repository in place: repo2docker installs after copying it, and the learner owns it.
+    assert whole_repository < requirements < post_build
 
 
 # -- an older Python ---------------------------------------------------------------------------
