@@ -14,15 +14,28 @@ The tree::
     │   ├── LLMTimeoutError       no answer within the per-attempt timeout  [retryable]
     │   ├── LLMConnectionError    could not connect, or the connection broke [retryable]
     │   ├── RateLimitError        HTTP 429; .retry_after in seconds or None  [retryable]
+    │   ├── QuotaExceededError    HTTP 429 that waiting will not cure: no credit, a spend
+    │   │                         limit, one request over the per-minute limit [never retried]
     │   ├── ServerError           HTTP 5xx, 529 (overloaded) and 409         [retryable]
     │   ├── MalformedResponseError  a 2xx whose body is not a usable answer  [retryable]
     │   ├── ContentRefusedError   the model refused, or a content filter stopped it [never retried]
+    │   ├── RedirectError         HTTP 3xx: never followed; .location        [never retried]
+    │   ├── ResponseTooLargeError the body passed max_response_bytes         [never retried]
     │   └── InvalidRequestError   HTTP 400/404/413/422 ...: fix the request  [never retried]
     │       └── AuthenticationError  HTTP 401/403: fix the key or access
     ├── StructuredOutputError     the text is not valid JSON for the schema;
     │                             .raw_text and .validation_errors
     └── RetriesExhaustedError     every allowed attempt failed; .attempts, .last_error
         └── DeadlineExceededError the next wait would have passed deadline_s
+
+Every ProviderError has ``retry_after``: the wait, in seconds, that the
+provider asked for with ``Retry-After`` or ``retry-after-ms`` (on a 429, 408,
+409, 5xx or 529), or None. A provider's ``x-should-retry: true|false`` header
+overrides ``retryable`` on the error of that one response, as the official
+OpenAI and Anthropic SDKs do.
+
+A :class:`TruncatedAnswerWarning` (a warning, not an error) says an answer
+stopped at the token limit: its text is returned but not cached.
 
 Anything else (``TypeError``, ``NotImplementedError``, ``KeyError`` ...) is a
 programming error. The client never retries those and never wraps them: they
@@ -44,10 +57,14 @@ __all__ = [
     "LLMTimeoutError",
     "MalformedResponseError",
     "ProviderError",
+    "QuotaExceededError",
     "RateLimitError",
+    "RedirectError",
+    "ResponseTooLargeError",
     "RetriesExhaustedError",
     "ServerError",
     "StructuredOutputError",
+    "TruncatedAnswerWarning",
 ]
 
 
@@ -84,6 +101,7 @@ class ProviderError(LLMError):
 
     ``status_code`` is the HTTP status when there was one, else None.
     ``provider_message`` is the provider's own explanation, when it gave one.
+    ``retry_after`` is the wait the provider asked for, in seconds, or None.
     """
 
     def __init__(
@@ -92,10 +110,12 @@ class ProviderError(LLMError):
         *,
         status_code: int | None = None,
         provider_message: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.provider_message = provider_message
+        self.retry_after = retry_after
 
 
 class LLMTimeoutError(ProviderError):
@@ -123,8 +143,17 @@ class RateLimitError(ProviderError):
         status_code: int | None = 429,
         provider_message: str | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code, provider_message=provider_message)
-        self.retry_after = retry_after
+        super().__init__(
+            message, status_code=status_code, provider_message=provider_message, retry_after=retry_after
+        )
+
+
+class QuotaExceededError(ProviderError):
+    """HTTP 429 that no wait within a call cures: the account is out of credit, a billing or
+    spend limit is reached, or one request alone is larger than the per-minute token limit.
+    Never retried; ``provider_message`` holds the provider's explanation."""
+
+    retryable = False
 
 
 class ServerError(ProviderError):
@@ -144,6 +173,28 @@ class ContentRefusedError(ProviderError):
     the same request gets the same refusal. ``provider_message`` holds the refusal text, if any."""
 
     retryable = False
+
+
+class RedirectError(ProviderError):
+    """HTTP 3xx. Redirects are never followed (they would carry the key and the prompt to
+    another origin); fix ``base_url``. ``location`` is the target, credentials redacted."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, location: str | None = None, status_code: int | None = None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.location = location
+
+
+class ResponseTooLargeError(ProviderError):
+    """The body, counted after decompression, passed ``max_response_bytes``; reading stopped
+    there. Never retried: the same request would get the same body. ``limit_bytes`` is the limit."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, limit_bytes: int, status_code: int | None = None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.limit_bytes = limit_bytes
 
 
 class InvalidRequestError(ProviderError):
@@ -190,3 +241,9 @@ class RetriesExhaustedError(LLMError):
 
 class DeadlineExceededError(RetriesExhaustedError):
     """The client stopped early: waiting for the next attempt would pass ``deadline_s``."""
+
+
+class TruncatedAnswerWarning(UserWarning):
+    """The answer stopped at the token limit (``finish_reason`` "length", "max_tokens" or
+    "model_context_window_exceeded"): its text is returned but never cached. Turn it into an
+    error with ``warnings.simplefilter("error", TruncatedAnswerWarning)``."""

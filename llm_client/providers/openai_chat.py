@@ -1,4 +1,9 @@
-"""OpenAI Chat Completions, and every server that speaks it (Ollama, vLLM, LM Studio ...)."""
+"""OpenAI Chat Completions, and every server that speaks it (Ollama, vLLM, LM Studio ...).
+
+:class:`HTTPProvider` is what both HTTP providers share: the sender, the one
+call (:meth:`~HTTPProvider.complete`, awaited as :meth:`~HTTPProvider.acomplete`)
+and closing. Each provider adds only what differs: URL, headers, payload, parsing.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +13,110 @@ from urllib.parse import urlsplit
 import httpx
 
 from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
-from llm_client.providers.async_http import AsyncHTTP
 from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.providers.http import (
     check_base_url,
-    error_for_status,  # needed by ex5  # noqa: F401
+    error_for_response,  # needed by ex5  # noqa: F401
     error_for_transport,  # needed by ex5  # noqa: F401
     json_body,
     rate_limit_headers,
     resolve_api_key,
 )
+from llm_client.providers.sender import DEFAULT_MAX_RESPONSE_BYTES, HTTPSender
 from llm_client.request import LLMRequest
 
-__all__ = ["OpenAIProvider"]
+__all__ = ["HTTPProvider", "OpenAIProvider"]
 
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
-class OpenAIProvider:
+class HTTPProvider:
+    """One chat API over HTTP. Subclasses define ``name``, ``url``, ``headers()``,
+    ``payload(req)`` and ``parse(response)``.
+
+    ``http_client`` is the ``httpx.Client`` to send with (inject one with a
+    ``MockTransport``, or mock it with respx, in tests); ``async_http_client``
+    the ``httpx.AsyncClient`` for :meth:`acomplete` (by default one per event
+    loop, closed by :meth:`aclose`). Whatever client is given, redirects are
+    never followed, one attempt never outlives its ``timeout_s`` and a body
+    larger than ``max_response_bytes`` (counted after decompression) is refused
+    (see :mod:`llm_client.providers.sender`).
+    """
+
+    name = "http"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str,
+        http_client: httpx.Client | None,
+        async_http_client: httpx.AsyncClient | None,
+        max_response_bytes: int,
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        self._api_key = api_key
+        self._http = HTTPSender(
+            provider=self.name,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            max_response_bytes=max_response_bytes,
+        )
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "missing"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
+
+    @property
+    def url(self) -> str:
+        """The endpoint."""
+        raise NotImplementedError
+
+    def headers(self) -> dict[str, str]:
+        """The request headers; raises ConfigurationError when a needed key is missing."""
+        raise NotImplementedError
+
+    def payload(self, req: LLMRequest) -> dict[str, Any]:
+        """The JSON body for ``req``."""
+        raise NotImplementedError
+
+    def parse(self, response: httpx.Response) -> LLMResponse:
+        """Turn a 2xx ``response`` into an LLMResponse, or raise a ProviderError."""
+        raise NotImplementedError
+
+    def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        """Make one attempt; see :class:`~llm_client.providers.base.Provider` for the contract."""
+        check_attempt(req, timeout_s)
+        # TODO(ex5): write HTTPProvider.complete; notebooks/07_ex5_provider_call.ipynb walks you through it.
+        raise NotImplementedError(
+            "ex5: HTTPProvider.complete is not written yet (see notebooks/07_ex5_provider_call.ipynb)"
+        )
+
+    async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        """:meth:`complete`, awaited: the bytes travel without blocking the event loop, then
+        ``complete`` itself maps and parses them (the same headers, payload, errors and parsing)."""
+        check_attempt(req, timeout_s)
+        outcome = await self._http.afetch(self.url, json=self.payload(req), headers=self.headers(), timeout=timeout_s)
+        with self._http.replaying(outcome):
+            return self.complete(req, timeout_s=timeout_s)
+
+    def close(self) -> None:
+        """Close the ``httpx.Client`` this provider made (a given one is yours to close)."""
+        self._http.close()
+
+    async def aclose(self) -> None:
+        """Close the ``httpx.AsyncClient`` this provider made (a given one is yours to close)."""
+        await self._http.aclose()
+
+
+class OpenAIProvider(HTTPProvider):
     """Calls ``POST {base_url}/chat/completions``.
 
     ``api_key`` defaults to the ``OPENAI_API_KEY`` environment variable; it is
     read when the provider is made and checked at the first call, so a missing
     key never breaks an import. A server on loopback (``localhost``,
-    ``127.0.0.1``, ``::1``) needs no key. ``http_client`` is the
-    ``httpx.Client`` to send with (inject one with a ``MockTransport``, or
-    mock it with respx, in tests). ``async_http_client`` is the
-    ``httpx.AsyncClient`` that :meth:`acomplete` sends with (by default one
-    per event loop, closed by :meth:`aclose`).
+    ``127.0.0.1``, ``::1``) needs no key. ``http_client``,
+    ``async_http_client`` and ``max_response_bytes``: see :class:`HTTPProvider`.
     """
 
     name = "openai"
@@ -47,19 +128,15 @@ class OpenAIProvider:
         base_url: str = "https://api.openai.com/v1",
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        base_url = check_base_url(base_url)
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise TypeError(f"http_client must be an httpx.Client, got {type(http_client).__name__}")
-        self.base_url = base_url
-        self._api_key = resolve_api_key(api_key, "OPENAI_API_KEY")
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client()
-        self._ahttp = AsyncHTTP(async_http_client)
-
-    def __repr__(self) -> str:
-        key = "set" if self._api_key else "missing"
-        return f"OpenAIProvider(base_url={self.base_url!r}, api_key=<{key}>)"
+        super().__init__(
+            api_key=resolve_api_key(api_key, "OPENAI_API_KEY"),
+            base_url=base_url,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            max_response_bytes=max_response_bytes,
+        )
 
     @property
     def url(self) -> str:
@@ -93,34 +170,12 @@ class OpenAIProvider:
             body["stop"] = list(req.stop)
         return body
 
-    def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
-        """Make one attempt; see :class:`~llm_client.providers.base.Provider` for the contract."""
-        check_attempt(req, timeout_s)
-        # TODO(ex5): write OpenAIProvider.complete; notebooks/07_ex5_provider_call.ipynb walks you through it.
-        raise NotImplementedError(
-            "ex5: OpenAIProvider.complete is not written yet (see notebooks/07_ex5_provider_call.ipynb)"
-        )
-
-    async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
-        """:meth:`complete`, awaited: the same headers, payload, error mapping and parsing."""
-        check_attempt(req, timeout_s)
-        headers = self.headers()
-        response = await self._ahttp.post(
-            self.url, json_body=self.payload(req), headers=headers, timeout_s=timeout_s, provider=self.name
-        )
-        return self.parse(response)
-
-    def close(self) -> None:
-        """Close the ``httpx.Client`` this provider made (a given one is yours to close)."""
-        if self._owns_http:
-            self._http.close()
-
-    async def aclose(self) -> None:
-        """Close the ``httpx.AsyncClient`` this provider made (a given one is yours to close)."""
-        await self._ahttp.aclose()
-
     def parse(self, response: httpx.Response) -> LLMResponse:
-        """Turn a 2xx Chat Completions ``response`` into an LLMResponse, or raise MalformedResponseError."""
+        """Turn a 2xx Chat Completions ``response`` into an LLMResponse.
+
+        A refusal, or ``finish_reason: "content_filter"`` (even with partial
+        text), is a ContentRefusedError; no usable text is a MalformedResponseError.
+        """
         body = json_body(response, provider=self.name)
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -135,9 +190,10 @@ class OpenAIProvider:
                 status_code=response.status_code,
                 provider_message=refusal[:500],
             )
-        if not isinstance(text, str) and choice.get("finish_reason") == "content_filter":
+        if choice.get("finish_reason") == "content_filter":
+            partial = f" after {len(text)} characters of partial text" if isinstance(text, str) and text else ""
             raise ContentRefusedError(
-                f"{self.name}: a content filter stopped the answer (finish_reason='content_filter')",
+                f"{self.name}: a content filter stopped the answer (finish_reason='content_filter'){partial}",
                 status_code=response.status_code,
             )
         if not isinstance(text, str):

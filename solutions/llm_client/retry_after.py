@@ -1,10 +1,11 @@
-"""Read how long a provider asked us to wait, from a 429 (or 503) response's headers."""
+"""Read how long a provider asked us to wait, from the headers of a 429, 408, 409, 5xx or 529 response."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Mapping
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 from llm_client.checks import check_number
@@ -25,9 +26,14 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     3. ``Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`` -- an HTTP-date (RFC 9110
        section 5.6.7, always GMT), taken relative to ``now`` (a Unix timestamp
        in seconds; default ``time.time()``).
+       All three forms RFC 9110 allows are read, as GMT: IMF-fixdate (above),
+       RFC 850 (``Wednesday, 21-Oct-26 07:28:00 GMT``) and asctime
+       (``Wed Oct 21 07:28:00 2026``, which names no zone).
 
     Returns None when no such header is present or none can be parsed (a
-    garbage value, NaN, infinity). Never negative: a date in the past gives 0.0.
+    garbage value, a negative number, NaN, infinity); an unusable
+    ``retry-after-ms`` falls back to ``Retry-After``. Never negative: a date
+    in the past gives 0.0.
 
     Raises TypeError when ``headers`` is not a mapping (a raw header line,
     a list of pairs), and TypeError/ValueError when ``now`` is not a finite number.
@@ -52,20 +58,22 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:  # an HTTP-date is always GMT
-        return None
+    if when.tzinfo is None:
+        if "," in value:  # IMF-fixdate and RFC 850 must name GMT
+            return None
+        when = when.replace(tzinfo=UTC)  # asctime's form names no zone: it is GMT
     return max(0.0, when.timestamp() - now)
     # END SOLUTION
 
 
 def _parse_seconds(value: str | None) -> float | None:
-    """A finite, non-negative number of (milli)seconds, or None."""
+    """A finite, non-negative number of (milli)seconds, or None (a negative wait is invalid)."""
     if value is None:
         return None
     try:
         number = float(value)
     except ValueError:
         return None
-    if not math.isfinite(number):
+    if not math.isfinite(number) or number < 0:
         return None
-    return max(0.0, number)
+    return number + 0.0  # -0 becomes 0.0

@@ -19,12 +19,14 @@ must happen. It shares no code with the client: its backoff is the formula
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import email.utils
 import importlib
 import json
 import math
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -138,7 +140,13 @@ _BAD_BODIES = (
 _GARBAGE_VALUES = ("soon", "", "NaN", "inf", "-inf", "1e400", "12 seconds", "0x10", "Wed, 99 Foo 2026", "--1")
 
 
-def _date(offset_s: int) -> str:
+def _date(offset_s: int, form: str = "imf") -> str:
+    """An HTTP-date ``offset_s`` seconds from FIXED_NOW in one of RFC 9110's three forms."""
+    when = time.gmtime(FIXED_NOW + offset_s)
+    if form == "rfc850":
+        return time.strftime("%A, %d-%b-%y %H:%M:%S GMT", when)
+    if form == "asctime":
+        return time.strftime("%a %b ", when) + f"{when.tm_mday:2d}" + time.strftime(" %H:%M:%S %Y", when)
     return email.utils.formatdate(FIXED_NOW + offset_s, usegmt=True)
 
 
@@ -153,6 +161,8 @@ def retry_after_headers(draw: st.DrawFn) -> tuple[dict[str, str], float | None]:
                 "fraction",
                 "millis",
                 "date_future",
+                "date_rfc850",
+                "date_asctime",
                 "date_past",
                 "huge",
                 "garbage",
@@ -175,15 +185,18 @@ def retry_after_headers(draw: st.DrawFn) -> tuple[dict[str, str], float | None]:
     if variant == "date_future":
         k = draw(st.integers(0, 180))
         return {"Retry-After": _date(k)}, float(k)
+    if variant in ("date_rfc850", "date_asctime"):
+        k = draw(st.integers(0, 180))
+        return {"Retry-After": _date(k, variant.removeprefix("date_"))}, float(k)
     if variant == "date_past":
         k = draw(st.integers(1, 10**6))
         return {"Retry-After": _date(-k)}, 0.0
     if variant == "huge":
         value = draw(st.sampled_from(["86400", "1e9", "99999999999", "1e308"]))
         return {"Retry-After": value}, float(value)
-    if variant == "negative":
+    if variant == "negative":  # invalid: back off instead
         n = draw(st.integers(1, 100))
-        return {"Retry-After": f"-{n}"}, 0.0
+        return {"Retry-After": f"-{n}"}, None
     if variant == "millis_and_seconds":  # the millisecond header wins
         ms = draw(st.integers(0, 90_000))
         return {"retry-after-ms": str(ms), "Retry-After": "120"}, ms / 1000.0
@@ -276,12 +289,14 @@ def _expected_retry_after(headers: dict[str, str]) -> float | None:
     if value is None or value in _GARBAGE_VALUES:
         return None
     if value.startswith("-"):
-        return 0.0
+        return None
     try:
         return float(value)
     except ValueError:
         pass
-    offset = email.utils.parsedate_to_datetime(value).timestamp() - FIXED_NOW
+    parts = email.utils.parsedate_tz(value)
+    assert parts is not None, value
+    offset = calendar.timegm(parts[:6]) - (parts[9] or 0) - FIXED_NOW  # every form is GMT
     return max(0.0, offset)
 
 
@@ -436,9 +451,15 @@ class RecordingCache(MemoryCache):
 
 @contextlib.contextmanager
 def frozen_wall_clock() -> Iterator[None]:
-    """Read HTTP-dates in Retry-After against :data:`FIXED_NOW` instead of the real time."""
+    """Read HTTP-dates in Retry-After against :data:`FIXED_NOW` instead of the real time, and
+    let no real-time bound end an attempt (attempts take simulated time here)."""
     module = importlib.import_module("llm_client.retry_after")
-    with mock.patch.object(module, "time", SimpleNamespace(time=lambda: float(FIXED_NOW))):
+    sender = importlib.import_module("llm_client.providers.sender")
+    # An attempt here costs simulated seconds on FakeClock, so the real wall-clock bound
+    # (tested against loopback servers in test_hostile_servers.py) must not cut it short.
+    with mock.patch.object(module, "time", SimpleNamespace(time=lambda: float(FIXED_NOW))), mock.patch.object(
+        sender, "WALL_CLOCK_SLACK_S", 60.0
+    ):
         yield
 
 

@@ -369,6 +369,6 @@ def test_in_the_learner_package_the_async_path_needs_the_exercises_not_a_copy_of
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "structured NotImplementedError ex4",
-        "ok returned LLMResponse(text='hi', model='', finish_reason='stop', usage={})",
+        "ok NotImplementedError ex5",
         "429 NotImplementedError ex5",
     ]

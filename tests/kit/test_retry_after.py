@@ -55,10 +55,14 @@ def test_an_http_date_is_taken_relative_to_the_current_time_by_default() -> None
     assert wait is not None and 110 <= wait <= 120
 
 
-@pytest.mark.parametrize("value", ["-5", "-0.5"])
-def test_a_negative_number_gives_zero(value: str) -> None:
-    assert parse_retry_after({"Retry-After": value}, now=NOW) == 0.0
-    assert parse_retry_after({"retry-after-ms": value}, now=NOW) == 0.0
+@pytest.mark.parametrize("value", ["-5", "-0.5", "-1"])
+def test_a_negative_number_is_invalid_and_gives_none(value: str) -> None:
+    assert parse_retry_after({"Retry-After": value}, now=NOW) is None
+    assert parse_retry_after({"retry-after-ms": value}, now=NOW) is None
+
+
+def test_a_negative_millisecond_value_falls_back_to_retry_after() -> None:
+    assert parse_retry_after({"retry-after-ms": "-100", "Retry-After": "3"}, now=NOW) == 3.0
 
 
 @pytest.mark.parametrize(
@@ -90,3 +94,84 @@ def test_reads_httpx_headers_case_insensitively() -> None:
 def test_reads_the_headers_of_a_real_429_response() -> None:
     response = httpx.Response(429, headers={"retry-after": "20", "x-ratelimit-remaining-requests": "0"})
     assert parse_retry_after(response.headers, now=NOW) == 20.0
+
+
+# -- tables replayed from the official clients' own tests -----------------------------------------
+
+# urllib3/urllib3, test/test_retry.py (test_respect_retry_after_header_sleep): "now" is
+# 2019-06-03 11:00:00 UTC and each of RFC 9110's three HTTP-date forms names 11:30:12 GMT,
+# 1812 s later; a date that has passed means no wait. Also urllib3's test_parse_retry_after
+# (whitespace around seconds) and test_parse_retry_after_invalid ("-1").
+URLLIB3_NOW = 1_559_559_600.0  # 2019-06-03 11:00:00 UTC
+
+URLLIB3_TABLE = [
+    ("3600", 3600.0),
+    ("Mon, 3 Jun 2019 12:00:00 UTC", 3600.0),
+    ("Mon, 3 Jun 2019 11:00:00 UTC", 0.0),
+    ("Mon, 03 Jun 2019 11:30:12 GMT", 1812.0),  # IMF-fixdate
+    ("Monday, 03-Jun-19 11:30:12 GMT", 1812.0),  # RFC 850
+    ("Mon Jun  3 11:30:12 2019", 1812.0),  # asctime, which names no zone: GMT
+    ("0", 0.0),
+    ("1000", 1000.0),
+    ("\t42 ", 42.0),
+    ("-1", None),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), URLLIB3_TABLE)
+def test_urllib3s_retry_after_table_reads_every_http_date_form_as_gmt(value: str, expected: float | None) -> None:
+    got = parse_retry_after({"Retry-After": value}, now=URLLIB3_NOW)
+    assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Jerusalem", "America/New_York"])
+def test_an_asctime_date_is_gmt_whatever_the_local_time_zone(zone: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        assert parse_retry_after({"Retry-After": "Mon Jun  3 11:30:12 2019"}, now=URLLIB3_NOW) == 1812.0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+# openai/openai-python, tests/test_client.py (test_parse_retry_after_header): "now" is 1696004797
+# (Fri, 29 Sep 2023 16:26:37 GMT). Its table gives the SDK's sleep; here, the wait the headers
+# ask for (the cap and the fallback to backoff are the retry policy's, tested in test_faults.py).
+OPENAI_NOW = 1_696_004_797.0
+
+OPENAI_TABLE = [
+    ("20", 20.0),
+    ("0", 0.0),
+    ("-10", None),  # the SDK backs off here too
+    ("60", 60.0),
+    ("121", 121.0),  # past the SDK's 120 s cap, so it backs off; the policy's own cap decides here
+    ("Fri, 29 Sep 2023 16:26:57 GMT", 20.0),
+    ("Fri, 29 Sep 2023 16:26:37 GMT", 0.0),
+    ("Fri, 29 Sep 2023 16:26:27 GMT", 0.0),
+    ("Fri, 29 Sep 2023 16:28:37 GMT", 120.0),
+    ("99999999999999999999999999999999999", 1e35),
+    ("inf", None),
+    ("nan", None),
+    ("Zun, 29 Sep 2023 16:26:27 GMT", None),
+    ("Fri, 29 Sep 100000 16:26:57 GMT", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), OPENAI_TABLE)
+def test_openai_pythons_retry_after_table(value: str, expected: float | None) -> None:
+    got = parse_retry_after({"retry-after": value}, now=OPENAI_NOW)
+    assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [  # openai-python, tests/test_client.py (test_retry_after_max_delay): retry-after-ms is milliseconds
+        ({"retry-after-ms": "120000"}, 120.0),
+        ({"retry-after-ms": "120001"}, 120.001),
+        ({"retry-after": "Fri, 29 Sep 2023 16:28:38 GMT"}, 121.0),
+    ],
+)
+def test_openai_pythons_max_delay_headers_give_the_wait_they_name(headers: dict[str, str], expected: float) -> None:
+    assert parse_retry_after(headers, now=OPENAI_NOW) == pytest.approx(expected)

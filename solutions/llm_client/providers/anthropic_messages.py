@@ -8,31 +8,23 @@ import httpx
 
 from llm_client.checks import check_int
 from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
-from llm_client.providers.async_http import AsyncHTTP
-from llm_client.providers.base import LLMResponse, check_attempt
-from llm_client.providers.http import (
-    check_base_url,
-    error_for_status,
-    error_for_transport,
-    json_body,
-    rate_limit_headers,
-    resolve_api_key,
-)
+from llm_client.providers.base import LLMResponse
+from llm_client.providers.http import json_body, rate_limit_headers, resolve_api_key
+from llm_client.providers.openai_chat import HTTPProvider
+from llm_client.providers.sender import DEFAULT_MAX_RESPONSE_BYTES
 from llm_client.request import LLMRequest
 
 __all__ = ["AnthropicProvider"]
 
 
-class AnthropicProvider:
+class AnthropicProvider(HTTPProvider):
     """Calls ``POST {base_url}/v1/messages`` with the headers the API requires.
 
     ``api_key`` defaults to the ``ANTHROPIC_API_KEY`` environment variable and
     is checked at the first call. The Messages API requires ``max_tokens``:
     when the request leaves it None, ``default_max_tokens`` is sent.
-    ``http_client`` and ``async_http_client`` are the ``httpx`` clients that
-    :meth:`complete` and :meth:`acomplete` send with (by default a new
-    ``httpx.Client``, and one ``httpx.AsyncClient`` per event loop, closed by
-    :meth:`aclose`).
+    ``http_client``, ``async_http_client`` and ``max_response_bytes``: see
+    :class:`~llm_client.providers.openai_chat.HTTPProvider`.
     """
 
     name = "anthropic"
@@ -46,21 +38,17 @@ class AnthropicProvider:
         http_client: httpx.Client | None = None,
         default_max_tokens: int = 1024,
         async_http_client: httpx.AsyncClient | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        base_url = check_base_url(base_url)
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise TypeError(f"http_client must be an httpx.Client, got {type(http_client).__name__}")
         check_int("default_max_tokens", default_max_tokens, minimum=1)
-        self.base_url = base_url
+        super().__init__(
+            api_key=resolve_api_key(api_key, "ANTHROPIC_API_KEY"),
+            base_url=base_url,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            max_response_bytes=max_response_bytes,
+        )
         self.default_max_tokens = default_max_tokens
-        self._api_key = resolve_api_key(api_key, "ANTHROPIC_API_KEY")
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client()
-        self._ahttp = AsyncHTTP(async_http_client)
-
-    def __repr__(self) -> str:
-        key = "set" if self._api_key else "missing"
-        return f"AnthropicProvider(base_url={self.base_url!r}, api_key=<{key}>)"
 
     @property
     def url(self) -> str:
@@ -104,41 +92,18 @@ class AnthropicProvider:
             body["stop_sequences"] = list(req.stop)
         return body
 
-    def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
-        """Make one attempt; see :class:`~llm_client.providers.base.Provider` for the contract."""
-        check_attempt(req, timeout_s)
-        headers = self.headers()
-        try:
-            response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)
-        except httpx.HTTPError as exc:
-            raise error_for_transport(exc, provider=self.name) from exc
-        if not response.is_success:
-            raise error_for_status(response, provider=self.name)
-        return self.parse(response)
-
-    async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
-        """:meth:`complete`, awaited: the same headers, payload, error mapping and parsing."""
-        check_attempt(req, timeout_s)
-        headers = self.headers()
-        response = await self._ahttp.post(
-            self.url, json_body=self.payload(req), headers=headers, timeout_s=timeout_s, provider=self.name
-        )
-        return self.parse(response)
-
-    def close(self) -> None:
-        """Close the ``httpx.Client`` this provider made (a given one is yours to close)."""
-        if self._owns_http:
-            self._http.close()
-
-    async def aclose(self) -> None:
-        """Close the ``httpx.AsyncClient`` this provider made (a given one is yours to close)."""
-        await self._ahttp.aclose()
-
     def parse(self, response: httpx.Response) -> LLMResponse:
-        """Turn a 2xx Messages ``response`` into an LLMResponse: the text blocks, joined."""
+        """Turn a 2xx Messages ``response`` into an LLMResponse: the text blocks, joined.
+
+        ``stop_reason`` "refusal" is a ContentRefusedError (even with partial
+        text); "max_tokens" and "model_context_window_exceeded" give a truncated
+        answer (:attr:`LLMResponse.truncated`), which the client never caches.
+        """
         body = json_body(response, provider=self.name)
         if body.get("stop_reason") == "refusal":
-            raise ContentRefusedError(f"{self.name}: the model refused (stop_reason='refusal')", status_code=200)
+            raise ContentRefusedError(
+                f"{self.name}: the model refused (stop_reason='refusal')", status_code=response.status_code
+            )
         content = body.get("content")
         if not isinstance(content, list):
             raise MalformedResponseError(f"{self.name} answered with no content", status_code=response.status_code)

@@ -1,26 +1,16 @@
-"""The async side of the HTTP boundary: ``httpx.AsyncClient``, with the sync side's error mapping.
-
-The providers' ``acomplete`` methods build the same headers and payload and
-parse the same way as ``complete``; the one thing that differs is how the
-bytes travel, and that is here. Every failure goes through
-:func:`~llm_client.providers.http.error_for_transport` and
-:func:`~llm_client.providers.http.error_for_status`, exactly as on the sync path.
-"""
+"""The ``httpx.AsyncClient`` the sender's async path uses: one per event loop, or the caller's."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
-
-from llm_client.providers.http import error_for_status, error_for_transport
 
 __all__ = ["AsyncHTTP"]
 
 
 class AsyncHTTP:
-    """The ``httpx.AsyncClient`` a provider sends with, and the one POST it makes.
+    """The ``httpx.AsyncClient`` a provider sends with.
 
     ``given`` is an ``httpx.AsyncClient`` the caller made (and closes), or
     None: then one is made on first use in each event loop. Pooled
@@ -51,28 +41,6 @@ class AsyncHTTP:
             self._own = httpx.AsyncClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=100))
             self._loop = loop
         return self._own
-
-    async def post(
-        self,
-        url: str,
-        *,
-        json_body: Any,
-        headers: dict[str, str],
-        timeout_s: float,
-        provider: str,
-    ) -> httpx.Response:
-        """POST ``json_body`` to ``url`` with ``timeout_s`` (seconds) for every phase.
-
-        Returns a 2xx response; raises the error the mapping functions give for
-        a transport failure or any other status, chained to its cause.
-        """
-        try:
-            response = await self.client().post(url, json=json_body, headers=headers, timeout=timeout_s)
-        except httpx.HTTPError as exc:
-            raise error_for_transport(exc, provider=provider) from exc
-        if not response.is_success:
-            raise error_for_status(response, provider=provider)
-        return response
 
     async def aclose(self) -> None:
         """Close the client made here; a given client is the caller's to close."""

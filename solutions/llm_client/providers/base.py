@@ -29,7 +29,8 @@ class LLMResponse:
 
     ``finish_reason`` is the provider's own word for why generation stopped
     (OpenAI ``finish_reason``: "stop", "length", ...; Anthropic
-    ``stop_reason``: "end_turn", "max_tokens", ...), or None if not given.
+    ``stop_reason``: "end_turn", "max_tokens", "model_context_window_exceeded", ...),
+    or None if not given.
     ``usage`` holds the token counts the provider reported. ``headers`` holds
     the response's rate-limit headers (names lower-case: ``x-ratelimit-*``,
     ``anthropic-ratelimit-*``, ``retry-after``), which an
@@ -44,8 +45,9 @@ class LLMResponse:
 
     @property
     def truncated(self) -> bool:
-        """True when the answer stopped at the token limit rather than naturally."""
-        return self.finish_reason in {"length", "max_tokens"}
+        """True when the answer stopped at a token limit (the request's or the context
+        window's) rather than naturally: the text is cut off."""
+        return self.finish_reason in {"length", "max_tokens", "model_context_window_exceeded"}
 
 
 @runtime_checkable

@@ -10,6 +10,14 @@ The table (see :mod:`llm_client.errors`)::
     other 4xx (400, 404 ...) -> InvalidRequestError (never retried)
     anything else            -> MalformedResponseError
 
+:func:`error_for_response` wraps that table with what the providers' own
+headers and bodies say (the official SDKs read the same signals):
+
+    429 that waiting will not cure (no credit, a billing or spend limit,
+    one request over the per-minute token limit) -> QuotaExceededError
+    Retry-After / retry-after-ms on 408, 409, 429, 5xx, 529 -> .retry_after
+    x-should-retry: true | false -> .retryable, whatever the status says
+
     httpx.TimeoutException   -> LLMTimeoutError
     httpx.UnsupportedProtocol-> ConfigurationError (a bad base_url will not heal)
     httpx.TransportError     -> LLMConnectionError
@@ -31,12 +39,14 @@ from llm_client.errors import (
     LLMTimeoutError,
     MalformedResponseError,
     ProviderError,
+    QuotaExceededError,
     RateLimitError,
     ServerError,
 )
 
 __all__ = [
     "check_base_url",
+    "error_for_response",
     "error_for_status",
     "error_for_transport",
     "json_body",
@@ -178,6 +188,69 @@ def error_for_status(response: httpx.Response, *, provider: str) -> ProviderErro
         return InvalidRequestError(described, **kwargs)
     return MalformedResponseError(described, **kwargs)
     # END SOLUTION
+
+
+# 429 bodies that no wait within a call cures. Codes from OpenAI's documented error codes
+# (insufficient_quota; billing_hard_limit_reached, billing_not_active, access_terminated);
+# phrases from the messages OpenAI and Anthropic send (see tests/kit/provider_payloads.py).
+_QUOTA_CODES = frozenset(
+    {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active", "access_terminated"}
+)
+_QUOTA_PHRASES = (
+    "exceeded your current quota",
+    "billing",
+    "spend limit",
+    "spending limit",
+    "monthly budget",
+    "usage limit",
+    "credit balance",
+    "request too large",
+)
+
+
+def _is_quota(response: httpx.Response) -> bool:
+    """True for a 429 whose body says the account's quota, credit or a spend limit ran out,
+    or that this one request is larger than the per-minute token limit."""
+    try:
+        body: Any = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return False
+    codes = {str(error.get(field) or "").lower() for field in ("code", "type")}
+    message = str(error.get("message") or "").lower()
+    return bool(codes & _QUOTA_CODES) or any(phrase in message for phrase in _QUOTA_PHRASES)
+
+
+def _retry_after_applies(status: int) -> bool:
+    return status in (408, 409, 429) or status >= 500
+
+
+def error_for_response(response: httpx.Response, *, provider: str) -> ProviderError:
+    """Return (not raise) the error for a non-2xx ``response``: :func:`error_for_status`'s,
+    refined by what the provider's headers and body say (see the module docstring).
+
+    ``x-should-retry`` overrides ``retryable`` as OpenAI's and Anthropic's SDKs do;
+    ``retry_after`` (seconds) is read on 408, 409, 429, 5xx and 529 alike.
+    """
+    status = response.status_code
+    if status == 429 and _is_quota(response):
+        detail = provider_message(response)
+        error: ProviderError = QuotaExceededError(
+            f"{provider} answered HTTP 429 for a limit that waiting will not lift"
+            + (f": {detail}" if detail else ""),
+            status_code=status,
+            provider_message=detail,
+        )
+    else:
+        error = error_for_status(response, provider=provider)
+    if error.retry_after is None and _retry_after_applies(status):
+        error.retry_after = parse_retry_after(response.headers)
+    should_retry = response.headers.get("x-should-retry", "").strip().lower()
+    if should_retry in ("true", "false"):
+        error.retryable = should_retry == "true"
+    return error
 
 
 def error_for_transport(exc: httpx.HTTPError, *, provider: str) -> ProviderError | ConfigurationError:

@@ -1,0 +1,298 @@
+"""The client against servers that misbehave on purpose, on loopback.
+
+Each server is a thread the test starts and stops; every server write loop
+ends when the test ends (a stop event) or the client hangs up, so nothing
+outlives its test. The trickling servers send one byte every 0.2 s: with a
+0.5 s timeout an unbounded read would run for minutes, a bounded one ends in
+about half a second. No assertion is about time: each test proves that the
+call ended, and with which error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gzip
+import json
+import socket
+import threading
+import tracemalloc
+import zlib
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from provider_payloads import SENTINEL_KEY, openai_completion
+
+from llm_client import AnthropicProvider, AsyncLLMClient, LLMClient, LLMRequest, OpenAIProvider
+from llm_client.errors import (
+    LLMError,
+    LLMTimeoutError,
+    RedirectError,
+    ResponseTooLargeError,
+    RetriesExhaustedError,
+)
+
+pytestmark = pytest.mark.kit
+
+REQ = LLMRequest(model="gpt-test", prompt="Say hi.")
+TRICKLE_GAP_S = 0.2
+TIMEOUT_S = 0.5
+
+Behaviour = Callable[[socket.socket, bytes, threading.Event], None]
+
+
+class LoopbackServer:
+    """A raw HTTP/1.1 server on 127.0.0.1 that answers every request with ``behaviour``.
+
+    ``requests`` counts the requests that reached it (so a test can tell a retry
+    or a followed redirect).
+    """
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.stop = threading.Event()
+        self.requests = 0
+        self.seen: list[bytes] = []
+        self._lock = threading.Lock()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> LoopbackServer:
+        self._acceptor.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self._acceptor.join(timeout=2)
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(2.0)
+        try:
+            while not self.stop.is_set():
+                request = _read_request(conn)
+                if request is None:
+                    return
+                with self._lock:
+                    self.requests += 1
+                    self.seen.append(request)
+                self.behaviour(conn, request, self.stop)
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+
+def _read_request(conn: socket.socket) -> bytes | None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def _trickle(conn: socket.socket, data: bytes, stop: threading.Event) -> None:
+    for byte in data:
+        if stop.wait(TRICKLE_GAP_S):
+            return
+        conn.sendall(bytes([byte]))
+
+
+ANSWER = json.dumps(openai_completion("Hi!")).encode()
+
+
+def trickle_body(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(ANSWER))
+    _trickle(conn, ANSWER, stop)
+
+
+def trickle_head(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(ANSWER)
+    _trickle(conn, head + ANSWER, stop)
+
+
+@pytest.fixture(params=["body", "head"])
+def trickler(request: pytest.FixtureRequest) -> Iterator[LoopbackServer]:
+    with LoopbackServer(trickle_body if request.param == "body" else trickle_head) as server:
+        yield server
+
+
+def test_a_trickling_server_cannot_hold_one_attempt_past_its_timeout(trickler: LoopbackServer) -> None:
+    provider = OpenAIProvider(api_key="k", base_url=trickler.base_url)
+    with pytest.raises(LLMTimeoutError) as caught:
+        provider.complete(REQ, timeout_s=TIMEOUT_S)
+    assert isinstance(caught.value.__cause__, httpx.TimeoutException)
+    provider.close()
+
+
+def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(trickler: LoopbackServer) -> None:
+    provider = OpenAIProvider(api_key="k", base_url=trickler.base_url)
+    with LLMClient(provider, timeout_s=TIMEOUT_S, deadline_s=1.2, max_retries=10, sleep=lambda s: None) as client:
+        with pytest.raises(RetriesExhaustedError) as caught:
+            client.call(REQ)
+    assert isinstance(caught.value.last_error, LLMTimeoutError)
+    assert trickler.requests <= 4, "each attempt is cut at its timeout, and the deadline shortens the last"
+
+
+def test_a_trickling_server_cannot_hold_an_async_attempt_or_call(trickler: LoopbackServer) -> None:
+    async def scenario() -> tuple[BaseException, BaseException]:
+        provider = AnthropicProvider(api_key="k", base_url=trickler.base_url.removesuffix("/v1"))
+        async with AsyncLLMClient(provider, timeout_s=TIMEOUT_S, deadline_s=1.2, max_retries=10) as client:
+            with pytest.raises(LLMTimeoutError) as attempt:
+                await provider.acomplete(REQ, timeout_s=TIMEOUT_S)
+            with pytest.raises(RetriesExhaustedError) as call:
+                await client.call(REQ)
+        return attempt.value, call.value
+
+    attempt, call = asyncio.run(scenario())
+    assert isinstance(attempt.__cause__, httpx.TimeoutException)
+    assert isinstance(call, RetriesExhaustedError) and isinstance(call.last_error, LLMTimeoutError)
+
+
+# -- bounded memory ---------------------------------------------------------------------------
+
+
+def huge_body(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    size = 200 * 1024 * 1024
+    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % size)
+    block = b" " * 65536
+    for _ in range(size // len(block)):
+        if stop.is_set():
+            return
+        conn.sendall(block)
+
+
+@functools.cache
+def bomb() -> bytes:
+    """About 100 KB of gzip that unpacks to 100 MB, built without holding the 100 MB."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b" " * (1024 * 1024)
+    return b"".join(packer.compress(block) for _ in range(100)) + packer.flush()
+
+
+def gzip_bomb(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
+        b"content-length: %d\r\n\r\n" % len(bomb())
+    )
+    conn.sendall(bomb())
+
+
+@pytest.mark.parametrize("behaviour", [huge_body, gzip_bomb], ids=["200MB-body", "gzip-bomb"])
+def test_a_body_past_max_response_bytes_is_refused_while_reading_and_never_retried(behaviour: Behaviour) -> None:
+    limit = 1024 * 1024
+    with LoopbackServer(behaviour) as server:
+        provider = OpenAIProvider(api_key="k", base_url=server.base_url, max_response_bytes=limit)
+        tracemalloc.start()
+        try:
+            with LLMClient(provider, timeout_s=10.0, max_retries=3, sleep=lambda s: None) as client:
+                with pytest.raises(ResponseTooLargeError) as caught:
+                    client.call(REQ)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert caught.value.limit_bytes == limit and "max_response_bytes" in str(caught.value)
+    assert server.requests == 1, "a body too large is not retried"
+    assert peak < 8 * limit, f"reading held {peak} bytes for a {limit}-byte limit"
+
+
+def test_a_gzip_bomb_is_refused_on_the_async_path_too() -> None:
+    with LoopbackServer(gzip_bomb) as server:
+        provider = OpenAIProvider(api_key="k", base_url=server.base_url, max_response_bytes=1024 * 1024)
+
+        async def scenario() -> None:
+            with pytest.raises(ResponseTooLargeError):
+                await provider.acomplete(REQ, timeout_s=10.0)
+            await provider.aclose()
+
+        asyncio.run(scenario())
+
+
+def test_a_gzipped_answer_within_the_limit_is_read() -> None:
+    packed = gzip.compress(ANSWER)
+
+    def gzipped(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
+            b"content-length: %d\r\n\r\n" % len(packed) + packed
+        )
+
+    with LoopbackServer(gzipped) as server:
+        provider = OpenAIProvider(api_key="k", base_url=server.base_url, max_response_bytes=len(ANSWER))
+        assert provider.complete(REQ, timeout_s=5.0).text == "Hi!"
+        provider.close()
+
+
+# -- no redirects -----------------------------------------------------------------------------
+
+
+def redirect_elsewhere(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    target = f"http://user:{SENTINEL_KEY}@127.0.0.1:9/steal?key={SENTINEL_KEY}".encode()
+    conn.sendall(b"HTTP/1.1 302 Found\r\nlocation: " + target + b"\r\ncontent-length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize("provider_name", ["openai", "anthropic"])
+def test_a_redirect_is_never_followed_even_by_a_client_that_follows_them(provider_name: str) -> None:
+    with LoopbackServer(redirect_elsewhere) as server, httpx.Client(follow_redirects=True) as http:
+        provider: OpenAIProvider | AnthropicProvider
+        if provider_name == "openai":
+            provider = OpenAIProvider(api_key=SENTINEL_KEY, base_url=server.base_url, http_client=http)
+        else:
+            provider = AnthropicProvider(api_key=SENTINEL_KEY, base_url=server.base_url, http_client=http)
+        with LLMClient(provider, max_retries=3, sleep=lambda s: None) as client:
+            with pytest.raises(RedirectError) as caught:
+                client.call(REQ)
+    error = caught.value
+    assert error.status_code == 302 and not error.retryable
+    assert error.location is not None and "127.0.0.1:9/steal" in error.location
+    assert SENTINEL_KEY not in str(error) and SENTINEL_KEY not in error.location
+    assert server.requests == 1, "tried once, and never sent anywhere else"
+
+
+def test_a_redirect_is_refused_on_the_async_path_with_a_following_client() -> None:
+    async def scenario(base_url: str) -> LLMError:
+        async with httpx.AsyncClient(follow_redirects=True) as http:
+            provider = OpenAIProvider(api_key=SENTINEL_KEY, base_url=base_url, async_http_client=http)
+            try:
+                await provider.acomplete(REQ, timeout_s=5.0)
+            except LLMError as exc:
+                return exc
+        raise AssertionError("a redirect gave an answer")
+
+    with LoopbackServer(redirect_elsewhere) as server:
+        error = asyncio.run(scenario(server.base_url))
+    assert isinstance(error, RedirectError) and SENTINEL_KEY not in str(error)
+    assert server.requests == 1
