@@ -95,8 +95,11 @@ class AsyncLLMClient(_ClientBase[AsyncProvider]):
         call = self._begin(req, timeout_s, max_retries, use_cache)
         if call.cached is not None:
             return call.cached
-        response = await self._send(req, call.policy, call.request_id)
-        return self._keep(call, response.text)
+
+        async def fly() -> str:
+            return self._keep(call, await self._send(req, call.policy, call.request_id))
+
+        return await self._aflights.run(self._flight(req, call), fly)
 
     async def call_structured(
         self,

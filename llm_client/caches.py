@@ -9,9 +9,10 @@ of a successful answer. Two implementations share one small protocol:
   cannot run code).
 
 A cache is an optimisation, never a point of failure: when the SQLite file is
-corrupt, locked, read-only or holds a value that is not valid JSON, the cache
+corrupt, locked or holds a value that is not valid JSON, the cache
 warns (``warnings.warn`` and a ``llm.cache_error`` log line) and behaves as a
-miss, and the call goes through to the provider.
+miss, and the call goes through to the provider. A read-only file still
+serves what it holds; only writes warn.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 import warnings
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -93,6 +95,11 @@ class MemoryCache:
         return f"MemoryCache(entries={len(self)})"
 
 
+def _is_read_only_error(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text or "unable to open" in text
+
+
 class SQLiteCache:
     """A cache in an SQLite file, shared safely by threads and processes.
 
@@ -101,7 +108,9 @@ class SQLiteCache:
     lock before the cache gives up on that write (a warning and no caching).
     Each thread of each process uses its own connection. The file is in WAL
     mode (it gets ``-wal`` and ``-shm`` companions; keep it on a local disk):
-    reads go on while another connection writes.
+    reads go on while another connection writes. A file this process cannot
+    write (read-only file or folder) is opened read-only: its answers are
+    served, and each write warns instead.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 5.0) -> None:
@@ -120,20 +129,46 @@ class SQLiteCache:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         pid: int | None = getattr(self._local, "pid", None)
         if conn is None or pid != os.getpid():  # a forked child needs its own
-            conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
             try:
-                # WAL: readers never wait for a writer, and a commit is one append to the log
-                # (synchronous=NORMAL: no fsync per write; a cache may lose its last writes
-                # on power loss, never its consistency), so many writers rarely wait long.
-                self._use_wal(conn)
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("CREATE TABLE IF NOT EXISTS llm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            except sqlite3.Error:
-                conn.close()
-                raise
+                conn = self._open_read_write()
+                self._local.read_only = False
+            except sqlite3.OperationalError as exc:
+                if not _is_read_only_error(exc) or not self.path.is_file():
+                    raise
+                conn = self._open_read_only()
+                self._local.read_only = True
             self._local.conn = conn
             self._local.pid = os.getpid()
         return conn
+
+    def _open_read_write(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        try:
+            # WAL: readers never wait for a writer, and a commit is one append to the log
+            # (synchronous=NORMAL: no fsync per write; a cache may lose its last writes
+            # on power loss, never its consistency), so many writers rarely wait long.
+            self._use_wal(conn)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS llm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Open a file this process may not write: read-only, else immutable (a WAL file in a
+        read-only folder cannot make its ``-shm`` companion, so it is read as it stands)."""
+        base = "file:" + urllib.parse.quote(str(self.path.absolute()))
+        for mode in ("?mode=ro", "?mode=ro&immutable=1"):
+            conn = sqlite3.connect(base + mode, uri=True, timeout=self.timeout_s, isolation_level=None)
+            try:
+                conn.execute("SELECT 1 FROM llm_cache LIMIT 1").fetchall()
+            except sqlite3.Error as exc:
+                conn.close()
+                last: sqlite3.Error = exc
+                continue
+            return conn
+        raise last
 
     def _use_wal(self, conn: sqlite3.Connection) -> None:
         """Switch the file to WAL, waiting up to ``timeout_s`` for connections opening it at the same time.
@@ -190,7 +225,10 @@ class SQLiteCache:
         # A lone surrogate (which a JSON body can escape) is not UTF-8: keep it \u-escaped.
         encoded = json.dumps(value, ensure_ascii=not _is_utf8(value))
         try:
-            self._connection().execute(
+            conn = self._connection()
+            if getattr(self._local, "read_only", False):
+                raise sqlite3.OperationalError("the cache file is read-only here: answers are served, not stored")
+            conn.execute(
                 "INSERT OR REPLACE INTO llm_cache (key, value) VALUES (?, ?)", (key, encoded)
             )
         except sqlite3.Error as exc:

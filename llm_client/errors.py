@@ -244,6 +244,7 @@ class DeadlineExceededError(RetriesExhaustedError):
 
 
 class TruncatedAnswerWarning(UserWarning):
-    """The answer stopped at the token limit (``finish_reason`` "length", "max_tokens" or
-    "model_context_window_exceeded"): its text is returned but never cached. Turn it into an
+    """The answer stopped short (``finish_reason`` "length", "max_tokens",
+    "model_context_window_exceeded" or "pause_turn"): its text is returned but not cached
+    (unless the client's ``cache_truncated`` is True). Turn it into an
     error with ``warnings.simplefilter("error", TruncatedAnswerWarning)``."""

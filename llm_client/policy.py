@@ -17,7 +17,9 @@ The rules:
 2. At most ``max_retries + 1`` attempts (attempts are counted from 0).
 3. A 429 waits what the provider asked (``retry_after``) when that is at most
    ``max_retry_after_s``; otherwise, and for every other retryable error,
-   ``add_jitter(backoff_delay(attempt))``.
+   ``add_jitter(backoff_delay(attempt))``. A 408, 409, 5xx or 529 whose
+   provider asked for a wait (``Retry-After``) gets that wait instead of the
+   backoff, under the same cap.
 4. Never sleep after the last attempt, and never sleep past ``deadline_s``
    (counted from the start of the call, sleeps included).
 
@@ -33,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from llm_client.checks import check_int, check_number
-from llm_client.errors import LLMError, RateLimitError
+from llm_client.errors import LLMError, ProviderError, RateLimitError
 from llm_client.logs import log_event
 
 __all__ = ["RetryPolicy", "RetryState"]
@@ -90,6 +92,7 @@ class RetryState:
         self.model = model
         self.started = clock()
         self._attempt_started = self.started
+        self._asked_wait: float | None = None
 
     @property
     def attempts(self) -> range:
@@ -122,9 +125,16 @@ class RetryState:
         self.log(logging.INFO, "llm.attempt_ok", attempt, latency_s=self.latency())
 
     def backoff(self, attempt: int) -> float:
-        """The jittered backoff after ``attempt``, in seconds (exercise 2's backoff_delay and add_jitter)."""
+        """The jittered backoff after ``attempt``, in seconds (exercise 2's backoff_delay and add_jitter).
+
+        After a failure other than a 429 whose provider asked for a wait of at most
+        ``max_retry_after_s`` (Retry-After on a 408, 409, 5xx or 529), that wait instead.
+        """
         from llm_client.backoff import add_jitter, backoff_delay
 
+        asked, self._asked_wait = self._asked_wait, None
+        if asked is not None and asked <= self.policy.max_retry_after_s:
+            return asked
         delay = backoff_delay(attempt, base=self.policy.backoff_base_s, cap=self.policy.backoff_cap_s)
         return add_jitter(delay, rng=self._rng)
 
@@ -141,5 +151,7 @@ class RetryState:
         """
         from llm_client.retry_loop import after_failure
 
+        asked = error.retry_after if isinstance(error, ProviderError) else None
+        self._asked_wait = None if isinstance(error, RateLimitError) else asked
         return after_failure(self, error, attempt)
 

@@ -46,8 +46,9 @@ class LLMResponse:
     @property
     def truncated(self) -> bool:
         """True when the answer stopped at a token limit (the request's or the context
-        window's) rather than naturally: the text is cut off."""
-        return self.finish_reason in {"length", "max_tokens", "model_context_window_exceeded"}
+        window's), or the provider paused the turn (Anthropic's "pause_turn"), rather
+        than naturally: the text is cut off."""
+        return self.finish_reason in {"length", "max_tokens", "model_context_window_exceeded", "pause_turn"}
 
 
 @runtime_checkable

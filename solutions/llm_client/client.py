@@ -8,10 +8,13 @@ what went wrong. Programming errors are never retried or wrapped.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import random
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, Generic, NamedTuple, Self, TypeVar
@@ -20,13 +23,14 @@ from pydantic import BaseModel, ValidationError
 
 from llm_client.caches import Cache
 from llm_client.checks import check_int
-from llm_client.errors import LLMError
+from llm_client.errors import LLMError, TruncatedAnswerWarning
+from llm_client.flights import AsyncFlights, Flights
 from llm_client.logs import log_event
 from llm_client.policy import RetryPolicy, RetryState
 from llm_client.providers.base import LLMResponse, Provider
 from llm_client.request import LLMRequest
 
-__all__ = ["LLMClient", "new_request_id"]
+__all__ = ["LLMClient", "cache_scope", "new_request_id"]
 
 T = TypeVar("T", bound=BaseModel)
 P = TypeVar("P")
@@ -52,6 +56,27 @@ def _check_callable(name: str, value: Any) -> None:
 def _check_flag(name: str, value: Any) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+
+
+def cache_scope(provider: object, namespace: str | None) -> str:
+    """The prefix a client puts before each cache key: "" or ``"ns-<16 hex>:"``.
+
+    It names who answered: the provider's ``name`` and ``base_url`` when the
+    provider has a ``base_url`` (the HTTP providers), and ``namespace`` when
+    given; so two providers, two base URLs or two namespaces sharing one cache
+    never get each other's answers. It is a hash: a base URL's credentials never
+    reach a cache file. An offline provider without a ``base_url`` (FakeProvider)
+    and no namespace give "" (the keys are ``key_fn``'s own).
+    """
+    base_url = getattr(provider, "base_url", None)
+    parts: list[str] = []
+    if isinstance(base_url, str):
+        parts += [str(getattr(provider, "name", type(provider).__name__)), base_url]
+    if namespace is not None:
+        parts += ["namespace", namespace]
+    if not parts:
+        return ""
+    return "ns-" + hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()[:16] + ":"
 
 
 def _check_request(req: Any) -> LLMRequest:
@@ -104,6 +129,8 @@ class _ClientBase(Generic[P]):
         key_fn: Callable[[LLMRequest], str] = _make_cache_key,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 8.0,
+        cache_namespace: str | None = None,
+        cache_truncated: bool = False,
     ) -> None:
         if not callable(getattr(provider, self._provider_method, None)):
             raise TypeError(
@@ -118,6 +145,9 @@ class _ClientBase(Generic[P]):
         self._check_sleep(sleep)
         _check_callable("clock", clock)
         _check_callable("key_fn", key_fn)
+        if cache_namespace is not None and not isinstance(cache_namespace, str):
+            raise TypeError(f"cache_namespace must be a str or None, got {type(cache_namespace).__name__}")
+        _check_flag("cache_truncated", cache_truncated)
         self.provider = provider
         self.cache = cache
         self.policy = RetryPolicy(
@@ -132,6 +162,10 @@ class _ClientBase(Generic[P]):
         self._clock = clock
         self._rng = rng
         self._key_fn = key_fn
+        self._scope = cache_scope(provider, cache_namespace)
+        self.cache_truncated = cache_truncated
+        self._flights: Flights[str] = Flights()
+        self._aflights: AsyncFlights[str] = AsyncFlights()
 
     def _check_sleep(self, sleep: Callable[[float], object]) -> None:
         """Refuse a ``sleep`` this client cannot use (a subclass's check; any callable will do here)."""
@@ -170,14 +204,31 @@ class _ClientBase(Generic[P]):
         _check_flag("use_cache", use_cache)
         policy = self._policy_for(timeout_s, max_retries)
         request_id = new_request_id()
-        key = self._key_fn(req) if use_cache and self.cache is not None else None
+        key = self._scope + self._key_fn(req) if use_cache and self.cache is not None else None
         return _Call(policy, request_id, key, self._cached(key, req, request_id))
 
-    def _keep(self, call: _Call, text: str) -> str:
-        """Cache the text a successful attempt returned (when the call uses the cache); return it."""
+    def _flight(self, req: LLMRequest, call: _Call) -> tuple[object, ...]:
+        """What makes two calls identical: the request, the policy and the cache key."""
+        return (req, call.policy, call.key)
+
+    def _keep(self, call: _Call, response: LLMResponse) -> str:
+        """Cache the text a successful attempt returned (when the call uses the cache); return it.
+
+        A truncated answer (it stopped at a token limit) warns with
+        TruncatedAnswerWarning and is cached only when ``cache_truncated`` is True.
+        """
+        if response.truncated:
+            warnings.warn(
+                f"the answer stopped at a token limit (finish_reason={response.finish_reason!r}): "
+                + ("it is cached anyway (cache_truncated=True)" if self.cache_truncated else "it is not cached"),
+                TruncatedAnswerWarning,
+                stacklevel=4,
+            )
+            if not self.cache_truncated:
+                return response.text
         if call.key is not None and self.cache is not None:
-            self.cache.set(call.key, text)
-        return text
+            self.cache.set(call.key, response.text)
+        return response.text
 
     def _begin_structured(
         self,
@@ -196,7 +247,11 @@ class _ClientBase(Generic[P]):
         _check_flag("use_cache", use_cache)
         check_int("max_repairs", max_repairs, minimum=0)
         self._policy_for(timeout_s, max_retries)  # validate before any network call
-        key = structured.schema_cache_key(self._key_fn(req), schema) if use_cache and self.cache is not None else None
+        key = (
+            self._scope + structured.schema_cache_key(self._key_fn(req), schema)
+            if use_cache and self.cache is not None
+            else None
+        )
         text = self._cached(key, req, new_request_id())
         cached = None
         if text is not None:
@@ -230,6 +285,15 @@ class LLMClient(_ClientBase[Provider]):
       ``time.monotonic`` and the ``random`` module by default).
     - ``key_fn``: how a request becomes a cache key (``make_cache_key``).
     - ``backoff_base_s``, ``backoff_cap_s``: the backoff curve.
+    - ``cache_namespace``: None, or a name added to every cache key (say, a prompt
+      version or a tenant). The provider's name and base URL are added already
+      (see :func:`cache_scope`): ``make_cache_key(req)`` names the request, the
+      client names who answers it.
+    - ``cache_truncated``: cache answers that stopped at a token limit (False: they
+      are returned with a TruncatedAnswerWarning, never cached).
+
+    Identical calls in flight at once (the same request and settings, from
+    several threads) reach the provider once and share its answer or error.
 
     Close it with ``client.close()``, or use ``with LLMClient(...) as client:``:
     that closes the ``httpx.Client`` the provider made.
@@ -286,7 +350,9 @@ class LLMClient(_ClientBase[Provider]):
         call = self._begin(req, timeout_s, max_retries, use_cache)
         if call.cached is not None:
             return call.cached
-        return self._keep(call, self._send(req, call.policy, call.request_id).text)
+        return self._flights.run(
+            self._flight(req, call), lambda: self._keep(call, self._send(req, call.policy, call.request_id))
+        )
 
     def call_structured(
         self,

@@ -232,3 +232,133 @@ ENDPOINTS = {"openai": (OPENAI_BASE_URL, "/chat/completions"), "anthropic": (ANT
 
 #: The environment variable each provider reads its key from.
 KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+# -- 429s that waiting does not cure, and the headers providers send with their errors ----------
+# Written from the providers' documented error codes and the bodies their SDKs' users report
+# (openai/openai-python and anthropics/anthropic-sdk-python issue threads); not copied.
+
+#: (provider, description, status, headers, body) of 429s that mean "out of credit or over a
+#: limit no wait within a call lifts": a QuotaExceededError, never retried.
+QUOTA_429S: list[tuple[str, str, dict[str, str], dict[str, Any]]] = [
+    (
+        "openai",
+        "insufficient_quota",
+        {"x-request-id": "req_1a2b3c"},
+        {
+            "error": {
+                "message": "You exceeded your current quota, please check your plan and billing details. "
+                "For more information on this error, read the docs: "
+                "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                "type": "insufficient_quota",
+                "param": None,
+                "code": "insufficient_quota",
+            }
+        },
+    ),
+    (
+        "openai",
+        "billing hard limit",
+        {},
+        {
+            "error": {
+                "message": "Billing hard limit has been reached.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "billing_hard_limit_reached",
+            }
+        },
+    ),
+    (
+        "openai",
+        "project spend limit",
+        {},
+        {
+            "error": {
+                "message": "You have reached the monthly budget set for this project. "
+                "Raise the project's spend limit to continue.",
+                "type": "insufficient_quota",
+                "param": None,
+                "code": "insufficient_quota",
+            }
+        },
+    ),
+    (
+        "openai",
+        "one request over the tokens-per-minute limit",
+        {"x-ratelimit-limit-tokens": "30000", "x-ratelimit-remaining-tokens": "30000"},
+        {
+            "error": {
+                "message": "Request too large for gpt-4o in organization org-kit on tokens per min (TPM): "
+                "Limit 30000, Requested 48210. The input or output tokens must be reduced in order to run "
+                "successfully. Visit https://platform.openai.com/account/rate-limits to learn more.",
+                "type": "tokens",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+        },
+    ),
+    (
+        "anthropic",
+        "workspace spend limit",
+        {"request-id": "req_011CSHoEeqs5C35K2UUqR7Fy"},
+        {
+            "type": "error",
+            "error": {
+                "type": "rate_limit_error",
+                "message": "You have reached your specified workspace API usage limits. "
+                "You will regain access on 2026-12-01 at 00:00 UTC.",
+            },
+        },
+    ),
+]
+
+#: (provider, headers, body) of ordinary 429s: a RateLimitError, retried after the wait asked.
+RATE_LIMIT_429S: list[tuple[str, dict[str, str], dict[str, Any], float | None]] = [
+    (
+        "openai",
+        {
+            "retry-after-ms": "20000",
+            "retry-after": "20",
+            "x-ratelimit-limit-requests": "3",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": "20s",
+        },
+        {
+            "error": {
+                "message": "Rate limit reached for gpt-4o-mini in organization org-kit on requests per min (RPM): "
+                "Limit 3, Used 3, Requested 1. Please try again in 20s. "
+                "Visit https://platform.openai.com/account/rate-limits to learn more.",
+                "type": "requests",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+        },
+        20.0,
+    ),
+    (
+        "anthropic",
+        {
+            "retry-after": "15",
+            "anthropic-ratelimit-input-tokens-limit": "50000",
+            "anthropic-ratelimit-input-tokens-remaining": "0",
+            "anthropic-ratelimit-input-tokens-reset": "2026-11-29T12:00:15Z",
+        },
+        {
+            "type": "error",
+            "error": {
+                "type": "rate_limit_error",
+                "message": "This request would exceed the rate limit for your organization of 50,000 input "
+                "tokens per minute. Please try again later.",
+            },
+        },
+        15.0,
+    ),
+]
+
+#: Anthropic's 529 as it comes: overloaded, with the headers the SDK reads.
+ANTHROPIC_OVERLOADED = (
+    529,
+    {"retry-after": "4", "x-should-retry": "true"},
+    {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+)

@@ -209,6 +209,57 @@ def test_an_unwritable_location_warns_misses_and_the_call_goes_through(tmp_path:
             path.parent.chmod(0o700)
 
 
+# -- a file this process may not write ------------------------------------------------------
+
+
+def _writes_refused(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Make the OS refuse writes to ``path`` as for a file owned by someone else, even as root
+    (who ignores permission bits): every read-write open of it is read-only underneath."""
+    real_connect = sqlite3.connect
+
+    def connect(database: object, *args: object, uri: bool = False, **kwargs: object) -> sqlite3.Connection:
+        if not uri and Path(str(database)).absolute() == path.absolute():
+            return real_connect(f"file:{path.absolute()}?mode=ro", *args, uri=True, **kwargs)  # type: ignore[arg-type]
+        return real_connect(database, *args, uri=uri, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+
+
+def _rollback_journal_file(path: Path) -> None:
+    """A cache file as another tool might leave it: not in WAL mode (switching needs a write)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE llm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT INTO llm_cache VALUES (?, ?)", (make_cache_key(REQ), json.dumps(ANSWER)))
+    conn.close()
+
+
+@pytest.mark.parametrize("state", ["closed", "wal_left_behind", "rollback_journal"])
+def test_a_read_only_cache_file_still_serves_its_answers_and_writes_warn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: str
+) -> None:
+    path = tmp_path / "shared.sqlite"
+    writer = SQLiteCache(path)
+    if state == "rollback_journal":
+        _rollback_journal_file(path)
+    else:
+        writer.set(make_cache_key(REQ), ANSWER)
+    if state == "closed":
+        writer.close()
+    _writes_refused(monkeypatch, path)
+    cache = SQLiteCache(path)
+    provider = FakeProvider(["a fresh answer"])
+    client = LLMClient(provider, cache=cache, sleep=lambda seconds: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        assert client.call(REQ) == ANSWER, "the stored answer is served"
+    assert provider.call_count == 0
+    other = LLMRequest(model="m", prompt="not cached yet")
+    with pytest.warns(CacheWarning, match="read-?only"):
+        assert client.call(other) == "a fresh answer"
+    assert provider.call_count == 1
+    writer.close()
+
+
 # -- many writers at once -------------------------------------------------------------------
 
 
