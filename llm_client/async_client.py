@@ -97,6 +97,9 @@ class AsyncLLMClient(_ClientBase[AsyncProvider]):
             return call.cached
 
         async def fly() -> str:
+            landed = self._cached(call.key, req, call.request_id)  # a flight that landed since we looked
+            if landed is not None:
+                return landed
             return self._keep(call, await self._send(req, call.policy, call.request_id))
 
         return await self._aflights.run(self._flight(req, call), fly)

@@ -350,9 +350,12 @@ class LLMClient(_ClientBase[Provider]):
         call = self._begin(req, timeout_s, max_retries, use_cache)
         if call.cached is not None:
             return call.cached
-        return self._flights.run(
-            self._flight(req, call), lambda: self._keep(call, self._send(req, call.policy, call.request_id))
-        )
+
+        def fly() -> str:
+            landed = self._cached(call.key, req, call.request_id)  # a flight that landed since we looked
+            return landed if landed is not None else self._keep(call, self._send(req, call.policy, call.request_id))
+
+        return self._flights.run(self._flight(req, call), fly)
 
     def call_structured(
         self,
