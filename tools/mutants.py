@@ -51,8 +51,10 @@ _HTTP_DATE_PARSED = (
     "        when = parsedate_to_datetime(value)\n"
     "    except (TypeError, ValueError, IndexError, OverflowError):\n"
     "        return None\n"
-    "    if when.tzinfo is None:  # an HTTP-date is always GMT\n"
-    "        return None\n"
+    "    if when.tzinfo is None:\n"
+    '        if "," in value:  # IMF-fixdate and RFC 850 must name GMT\n'
+    "            return None\n"
+    "        when = when.replace(tzinfo=UTC)  # asctime's form names no zone: it is GMT\n"
 )
 
 
