@@ -8,8 +8,9 @@ raises ``httpx`` exceptions) but keeps four promises that httpx alone does not:
   body together) ends within ``timeout`` seconds, however the server paces its
   bytes: httpx's timeouts bound each read, not the attempt, so a server that
   trickles one byte at a time would otherwise hold a call forever. Past the
-  bound, ``httpx.ReadTimeout`` is raised. Sync attempts run on a worker thread
-  that the caller stops waiting for; async ones under ``asyncio.timeout``.
+  bound, ``httpx.ReadTimeout`` is raised. Sync attempts run on a (reused)
+  worker thread that the caller stops waiting for; async ones under
+  ``asyncio.timeout``.
 - **Bounded memory.** A body, counted after decompression, larger than
   ``max_response_bytes`` raises :class:`~llm_client.errors.ResponseTooLargeError`
   while it is read. An error body is read only up to a few kilobytes.
@@ -29,9 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
@@ -123,7 +125,7 @@ class HTTPSender:
             except BaseException as exc:  # handed to the caller's thread, which raises it
                 result.set_exception(exc)
 
-        threading.Thread(target=work, name="llm-client-http", daemon=True).start()
+        _WORKERS.run(work)
         try:
             return result.result(timeout=wall_s)
         except TimeoutError:
@@ -218,6 +220,42 @@ class HTTPSender:
     async def aclose(self) -> None:
         """Close the ``httpx.AsyncClient`` made here (a given one is the caller's to close)."""
         await self._async.aclose()
+
+
+class _Workers:
+    """Daemon threads that run attempts, reused (a new thread per attempt costs about half a
+    millisecond); a thread idle for ``idle_s`` seconds ends. A thread still held by a server
+    that stopped answering is simply not reused until it lets go."""
+
+    def __init__(self, idle_s: float = 30.0) -> None:
+        self._idle_s = idle_s
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue[Callable[[], None]]] = []
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), name="llm-client-http", daemon=True).start()
+        inbox.put(job)
+
+    def _serve(self, inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
+        while True:
+            try:
+                job = inbox.get(timeout=self._idle_s)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._idle:
+                        self._idle.remove(inbox)
+                        return
+                continue  # handed a job just now: it is on its way
+            job()
+            with self._lock:
+                self._idle.append(inbox)
+
+
+_WORKERS = _Workers()
 
 
 def _in_memory(response: httpx.Response) -> bool:
