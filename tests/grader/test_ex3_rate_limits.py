@@ -150,7 +150,7 @@ def test_missing_or_garbage_gives_none() -> None:
         got = parse_retry_after(headers, now=NOW)
         assert got is None, f"expected None for {headers} (nothing usable), got {got!r}"
     negative = parse_retry_after({"retry-after": "-5"}, now=NOW)
-    assert negative is None or negative == 0.0, f"expected never a negative wait, got {negative!r}"
+    assert negative is None, f"expected a negative Retry-After to be invalid (None: back off instead), got {negative!r}"
 
 
 # -- rate_limit_delay ---------------------------------------------------------------------

@@ -136,6 +136,9 @@ _BAD_BODIES = (
     b"{'single': 'quotes'}",
 )
 
+#: Statuses other than 429 whose Retry-After is honoured.
+_WAIT_STATUSES = (408, 409, 500, 503, 529)
+
 # Retry-After variants: (header name, header value, expected retry_after in seconds or None).
 _GARBAGE_VALUES = ("soon", "", "NaN", "inf", "-inf", "1e400", "12 seconds", "0x10", "Wed, 99 Foo 2026", "--1")
 
@@ -223,6 +226,9 @@ def faults(draw: st.DrawFn, *, kinds: tuple[str, ...] | None = None) -> Fault:
     if kind == "rate_limit":
         headers, _ = draw(retry_after_headers())
         return Fault(kind, tuple(sorted(headers.items())), cost)
+    if kind == "server_retry_after":
+        headers, _ = draw(retry_after_headers())
+        return Fault(kind, (draw(st.sampled_from(_WAIT_STATUSES)), tuple(sorted(headers.items()))), cost)
     if kind == "bad_json":
         return Fault(kind, draw(st.sampled_from(_BAD_BODIES)), cost)
     if kind == "fatal":
@@ -239,6 +245,7 @@ FAULT_KINDS = (
     "server_html",  # 5xx with a proxy's HTML page
     "timeout_408",  # HTTP 408
     "rate_limit",  # 429 with some Retry-After
+    "server_retry_after",  # 408, 409, 5xx or 529 with some Retry-After
     "bad_json",  # 200 with a truncated, empty or non-JSON body
     "html_200",  # 200 with a proxy's HTML page
     "error_body_200",  # 200 whose JSON is an error
@@ -269,6 +276,10 @@ def expectation(fault: Fault) -> Expectation:
         return Expectation(error=LLMTimeoutError, status=408)
     if kind == "rate_limit":
         return Expectation(error=RateLimitError, status=429, retry_after=_expected_retry_after(dict(param)))
+    if kind == "server_retry_after":  # the same wait as a 429's, from the same headers
+        status, headers = param
+        error = LLMTimeoutError if status == 408 else ServerError
+        return Expectation(error=error, status=status, retry_after=_expected_retry_after(dict(headers)))
     if kind in ("bad_json", "html_200"):
         return Expectation(error=MalformedResponseError, cause=ValueError, status=200)
     if kind in ("error_body_200", "no_choices", "not_object"):
@@ -378,6 +389,8 @@ def respond(provider: str, fault: Fault) -> httpx.Response:
         "rate_limit": 429,
     }.get(kind, param)
     headers = dict(param) if kind == "rate_limit" else {}
+    if kind == "server_retry_after":
+        status, headers = param[0], dict(param[1])
     return httpx.Response(status, headers=headers, json=_body(provider, fault))
 
 
@@ -533,7 +546,8 @@ def _step(fault: Fault) -> Step:
     return Step(
         text=result.text,
         retryable=result.retryable,
-        rate_limited=result.error is RateLimitError,
+        # A wait asked on a 408, 409, 5xx or 529 is honoured exactly as a 429's.
+        rate_limited=result.error is RateLimitError or fault.kind == "server_retry_after",
         retry_after=result.retry_after,
         cost_s=fault.cost_s,
     )

@@ -247,6 +247,7 @@ def _param_for(kind: str) -> object:
         "server": 503,
         "server_html": 502,
         "rate_limit": (),
+        "server_retry_after": (503, (("Retry-After", "2"),)),
         "bad_json": b"",
         "fatal": 400,
         "ok": 1,
