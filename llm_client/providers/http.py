@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -53,6 +54,8 @@ __all__ = [
     "provider_message",
     "rate_limit_headers",
     "redact_credentials",
+    "redact_exception",
+    "redact_request_credentials",
     "resolve_api_key",
 ]
 
@@ -120,15 +123,40 @@ def redact_credentials(text: str, response: httpx.Response) -> str:
     keeps it out of exception messages and log lines built from that text.
     """
     try:
-        headers = response.request.headers
+        request = response.request
     except RuntimeError:  # a Response built without a request
         return text
+    return redact_request_credentials(text, request)
+
+
+def redact_request_credentials(text: str, request: httpx.Request) -> str:
+    """``text`` with every credential ``request`` sent replaced by ``[redacted]``,
+    as sent and percent-encoded (as a server quoting it in a URL or a message would)."""
     for name in _CREDENTIAL_HEADERS:
-        value = headers.get(name, "")
+        value = request.headers.get(name, "")
         for secret in (value, value.removeprefix("Bearer ").removeprefix("bearer ")):
             if secret.strip():
-                text = text.replace(secret, "[redacted]")
+                for form in (secret, quote(secret, safe=""), quote(secret), quote_plus(secret)):
+                    text = text.replace(form, "[redacted]")
     return text
+
+
+def redact_exception(exc: BaseException, request: httpx.Request) -> None:
+    """Redact, in place, every credential ``request`` sent from the messages of ``exc`` and of
+    the exceptions chained below it (httpx, httpcore and h11 quote a malformed status or
+    header line, which a server may have filled with the key it was sent)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.args = tuple(
+            redact_request_credentials(arg, request) if isinstance(arg, str) else arg for arg in current.args
+        )
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
 
 
 _RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after")

@@ -17,6 +17,9 @@ raises ``httpx`` exceptions) but keeps four promises that httpx alone does not:
 - **No redirects,** whatever ``httpx.Client`` the caller gave: a 3xx raises
   :class:`~llm_client.errors.RedirectError` naming the status and the target
   (credentials redacted). A redirect would carry the key and the prompt away.
+- **No echoed key in httpx's errors:** an httpx error (and what it chains) never
+  quotes a credential the request sent, even when a server put it in a
+  malformed status or header line.
 - **One body encoding decoder** (:mod:`~llm_client.providers.body`): only
   gzip and deflate are asked for.
 
@@ -44,7 +47,7 @@ from llm_client.checks import check_int
 from llm_client.errors import ProviderError, RedirectError
 from llm_client.providers.async_http import AsyncHTTP
 from llm_client.providers.body import ACCEPT_ENCODING, BoundedBody
-from llm_client.providers.http import redact_credentials
+from llm_client.providers.http import redact_credentials, redact_exception
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "HTTPSender"]
 
@@ -128,6 +131,9 @@ class HTTPSender:
         _WORKERS.run(work)
         try:
             return result.result(timeout=wall_s)
+        except httpx.HTTPError as exc:
+            redact_exception(exc, request)
+            raise
         except TimeoutError:
             if result.done():  # finished just now: its own outcome, not ours
                 return result.result()
@@ -167,6 +173,7 @@ class HTTPSender:
         except TimeoutError:
             return _timed_out(request, timeout)
         except (httpx.HTTPError, ProviderError) as exc:
+            redact_exception(exc, request)
             return exc
 
     async def _aexchange(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:

@@ -1,0 +1,103 @@
+"""The client against servers that echo the key where the other tests did not look.
+
+A server may put the credential it was sent into a malformed status or header
+line (which httpx, httpcore and h11 quote in their errors), or percent-encode
+it into a message or a redirect target. The key used here holds ``+``, ``/``
+and ``=``, as base64-shaped keys do, so its percent-encoded form differs from
+it. Each server is a thread the test starts and stops; each answers at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import traceback
+from urllib.parse import quote, quote_plus
+
+import pytest
+from test_hostile_servers import REQ, Behaviour, LoopbackServer
+
+from llm_client import AnthropicProvider, LLMClient, OpenAIProvider
+from llm_client.errors import LLMError
+
+pytestmark = pytest.mark.kit
+
+KEY = "sk-kit+OUTSIDE/9f3c1e7a5b2d4c6e8a0b=="
+FORMS = (KEY, quote(KEY, safe=""), quote(KEY), quote_plus(KEY))
+
+
+def _credential(request: bytes) -> bytes:
+    for line in request.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() in (b"authorization", b"x-api-key"):
+            return value.strip()
+    return b""
+
+
+def bad_header_line(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Echo " + _credential(request) + b"\r\n\r\n")
+
+
+def bad_status_line(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 2OO " + _credential(request) + b"\r\n\r\n")
+
+
+def percent_encoded_message(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    credential = _credential(request).decode()
+    message = f"Incorrect API key {quote(credential, safe='')} ({quote_plus(credential)})"
+    body = json.dumps({"error": {"message": message}}).encode()
+    conn.sendall(
+        b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body) + body
+    )
+
+
+def percent_encoded_redirect(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    target = b"/elsewhere?key=" + quote(_credential(request).decode(), safe="").encode()
+    conn.sendall(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: " + target + b"\r\ncontent-length: 0\r\n\r\n")
+
+
+def _provider(name: str, base_url: str) -> OpenAIProvider | AnthropicProvider:
+    if name == "openai":
+        return OpenAIProvider(api_key=KEY, base_url=base_url)
+    return AnthropicProvider(api_key=KEY, base_url=base_url.removesuffix("/v1"))
+
+
+def _call(provider: OpenAIProvider | AnthropicProvider, path: str) -> LLMError:
+    if path == "sync":
+        with LLMClient(provider, timeout_s=2.0, max_retries=1, sleep=lambda s: None) as client:
+            with pytest.raises(LLMError) as caught:
+                client.call(REQ)
+        return caught.value
+
+    async def scenario() -> LLMError:
+        try:
+            await provider.acomplete(REQ, timeout_s=2.0)
+        except LLMError as exc:
+            return exc
+        finally:
+            await provider.aclose()
+        raise AssertionError("an echoing server gave an answer")
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+@pytest.mark.parametrize("provider_name", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    "behaviour",
+    [bad_header_line, bad_status_line, percent_encoded_message, percent_encoded_redirect],
+    ids=["malformed-header-line", "malformed-status-line", "percent-encoded-message", "percent-encoded-redirect"],
+)
+def test_a_key_echoed_raw_or_percent_encoded_reaches_no_error_message_repr_or_traceback(
+    behaviour: Behaviour, provider_name: str, path: str
+) -> None:
+    with LoopbackServer(behaviour) as server:
+        error = _call(_provider(provider_name, server.base_url), path)
+    assert server.requests >= 1, "the server was reached"
+    shown = "".join(traceback.format_exception(error)) + repr(error) + str(error)
+    shown += "".join(repr(getattr(error, name, "")) for name in ("location", "provider_message", "last_error"))
+    for form in FORMS:
+        assert form not in shown, f"the key reached the error as {form!r}"
+    assert "[redacted]" in shown, "the echoed key was there to redact"
