@@ -282,3 +282,48 @@ def test_the_hint_asked_for_in_a_notebook_is_shown() -> None:
         cwd=ROOT / "notebooks", capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
     )  # fmt: skip
     assert "ValueError: hint must be a hint number counted from 1, got 0" in refused.stderr
+
+
+# -- the learner package ------------------------------------------------------------------------
+
+
+def _shipped_answers(package: Path) -> list[str]:
+    """Where ``package`` holds a statement of a reference answer: as code, or as a line in a docstring or comment."""
+    statements = {statement: exercise for exercise, body in _answers() for statement in _statements(body)}
+    lines = {
+        (exercise, stripped)
+        for exercise, body in _answers()
+        for line in body.splitlines()
+        if len(stripped := line.strip()) >= TELLING_STATEMENT and not stripped.startswith("#")
+    }
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        where = path.relative_to(package.parent)
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.stmt) and (code := ast.unparse(node)) in statements:
+                found.append(f"{where}:{node.lineno} holds {statements[code]}'s {code.splitlines()[0]!r}")
+        flat = _normalize(source)
+        found += [
+            f"{where} holds {exercise}'s line {line!r}" for exercise, line in sorted(lines) if _normalize(line) in flat
+        ]
+    return found
+
+
+def test_the_learner_package_ships_no_answer_in_code_docstrings_or_comments() -> None:
+    found = _shipped_answers(LEARNER)
+    assert found == [], "the learner package ships answers:\n" + "\n".join(found)
+
+
+def test_an_answer_copied_into_another_module_or_a_docstring_is_found(tmp_path: Path) -> None:
+    body = next(body for exercise, body in _answers() if exercise == "ex5" and "self._http.post(" in body)
+    statement = next(line.strip() for line in body.splitlines() if "self._http.post(" in line)
+    package = tmp_path / "llm_client"
+    package.mkdir()
+    (package / "clean.py").write_text('"""Nothing here."""\n\nANSWER = 42\n', encoding="utf-8")
+    (package / "twin.py").write_text(f"def send(self, req, headers, timeout_s):\n    {statement}\n", encoding="utf-8")
+    (package / "notes.py").write_text(f'"""How it is done:\n\n    {statement}\n"""\n', encoding="utf-8")
+    found = _shipped_answers(package)
+    assert any(f.startswith("llm_client/twin.py:2 holds ex5") for f in found), found
+    assert any(f.startswith("llm_client/notes.py holds ex5") for f in found), found
+    assert not any("clean.py" in f for f in found)
