@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -44,6 +43,7 @@ from llm_client.errors import (
     RateLimitError,  # needed by ex5  # noqa: F401
     ServerError,  # needed by ex5  # noqa: F401
 )
+from llm_client.providers.log_redaction import remember_secret, secret_forms
 
 __all__ = [
     "check_base_url",
@@ -95,6 +95,8 @@ def resolve_api_key(api_key: str | None, env_var: str) -> str | None:
     header (spaces, control characters, non-ASCII) raises ValueError naming
     where it came from; the message never repeats the key, because the HTTP
     library's own error would (in its message and its debug log).
+    A key returned is redacted from httpx's and httpcore's own log records
+    from then on (:mod:`~llm_client.providers.log_redaction`).
     """
     if api_key is not None:
         if not isinstance(api_key, str):
@@ -110,6 +112,7 @@ def resolve_api_key(api_key: str | None, env_var: str) -> str | None:
             f"{source} holds a character that cannot be sent in an HTTP header "
             "(a space, a control character or non-ASCII); check how the key was copied"
         )
+    remember_secret(key)
     return key
 
 
@@ -136,7 +139,7 @@ def redact_request_credentials(text: str, request: httpx.Request) -> str:
         value = request.headers.get(name, "")
         for secret in (value, value.removeprefix("Bearer ").removeprefix("bearer ")):
             if secret.strip():
-                for form in (secret, quote(secret, safe=""), quote(secret), quote_plus(secret)):
+                for form in secret_forms(secret):
                     text = text.replace(form, "[redacted]")
     return text
 

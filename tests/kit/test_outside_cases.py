@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 import traceback
@@ -101,3 +102,53 @@ def test_a_key_echoed_raw_or_percent_encoded_reaches_no_error_message_repr_or_tr
     for form in FORMS:
         assert form not in shown, f"the key reached the error as {form!r}"
     assert "[redacted]" in shown, "the echoed key was there to redact"
+
+
+def echoed_in_headers(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    credential = _credential(request)
+    body = json.dumps({"error": {"message": "no"}}).encode()
+    conn.sendall(
+        b"HTTP/1.1 401 Bad "
+        + credential
+        + b"\r\nx-echo: "
+        + credential
+        + b"\r\nlocation: /x?k="
+        + quote(credential.decode(), safe="").encode()
+        + b"\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
+        + body
+    )
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(record.getMessage())
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+@pytest.mark.parametrize(
+    "behaviour", [echoed_in_headers, bad_header_line], ids=["headers-and-reason", "malformed-line"]
+)
+def test_a_key_echoed_in_response_headers_reaches_no_httpx_or_httpcore_log_record(
+    behaviour: Behaviour, path: str
+) -> None:
+    records = _Records()
+    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(records)
+    try:
+        with LoopbackServer(behaviour) as server:
+            _call(_provider("openai", server.base_url), path)
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(records)
+            logger.setLevel(level)
+    text = "\n".join(records.texts)
+    assert "receive_response_headers" in text, "httpcore's DEBUG logging ran"
+    for form in FORMS:
+        assert form not in text, f"the key reached a log record as {form!r}"
