@@ -258,6 +258,19 @@ def _retry_after_applies(status: int) -> bool:
     return status in (408, 409) or status >= 500
 
 
+def _asked_wait(response: httpx.Response) -> float | None:
+    """The wait ``response`` asks for, read by exercise 3's parse_retry_after; None while that
+    exercise is unwritten or its file does not load (its grading is its own, not exercise 5's)."""
+    try:
+        from llm_client import retry_after
+    except Exception:  # exercise 3's file is broken: no wait is read, the backoff applies
+        return None
+    try:
+        return retry_after.parse_retry_after(response.headers)
+    except NotImplementedError:
+        return None
+
+
 def error_for_response(response: httpx.Response, *, provider: str) -> ProviderError:
     """Return (not raise) the error for a non-2xx ``response``: :func:`error_for_status`'s,
     refined by what the provider's headers and body say (see the module docstring).
@@ -277,10 +290,7 @@ def error_for_response(response: httpx.Response, *, provider: str) -> ProviderEr
     else:
         error = error_for_status(response, provider=provider)
     if status != 429 and _retry_after_applies(status):  # a 429's wait is error_for_status's to read
-        try:
-            error.retry_after = parse_retry_after(response.headers)
-        except NotImplementedError:  # exercise 3 not written yet: its grading is its own
-            error.retry_after = None
+        error.retry_after = _asked_wait(response)
     should_retry = response.headers.get("x-should-retry", "").strip().lower()
     if should_retry in ("true", "false"):
         error.retryable = should_retry == "true"
