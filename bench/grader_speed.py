@@ -14,7 +14,9 @@ installed):
 
 Each is measured twice: on the untouched stubs, and with the reference's answers copied into the
 copy's ``llm_client/`` (a learner who has solved everything, so every test runs to its end).
-Targets: ``pytest -m exN`` under 1.5 s, ``pytest`` under 2 s, a check cell under 1 s.
+Targets: ``pytest -m exN`` under 1.5 s, ``pytest`` under 2 s, a check cell under 1 s. Each figure is
+the median wall time and, in brackets, the median CPU time (user and system, the grading processes
+included): on a busy machine the wall time grows with the load and the CPU time much less.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,14 +36,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_PROGRAM = """
-import json, sys, time, contextlib, io
+import json, resource, sys, time, contextlib, io
 from check import check
+
+def cpu():
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
 times = []
 for _ in range(int(sys.argv[2])):
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu()
     with contextlib.redirect_stdout(io.StringIO()):
         check(sys.argv[1])
-    times.append(time.perf_counter() - start)
+    times.append((time.perf_counter() - start, cpu() - start_cpu))
 print(json.dumps(times))
 """
 
@@ -49,32 +57,42 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("PYTEST_")}
 
 
-def _wall(command: list[str], cwd: Path, runs: int) -> float:
-    times = []
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+
+
+def _wall(command: list[str], cwd: Path, runs: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (user + system) of ``command``, in seconds."""
+    samples = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), _children_cpu()
         subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, timeout=600, check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        samples.append((time.perf_counter() - start, _children_cpu() - start_cpu))
+    return _medians(samples)
 
 
-def _check_cell(copy: Path, exercise: str, runs: int) -> float:
+def _check_cell(copy: Path, exercise: str, runs: int) -> tuple[float, float]:
     done = subprocess.run(
         [sys.executable, "-c", CHECK_PROGRAM, exercise, str(runs)],
         cwd=copy / "notebooks", env=_env(), capture_output=True, text=True, timeout=600, check=True,
     )  # fmt: skip
-    return statistics.median(json.loads(done.stdout.splitlines()[-1]))
+    return _medians([(wall, cpu) for wall, cpu in json.loads(done.stdout.splitlines()[-1])])
 
 
-def measure(copy: Path, runs: int) -> dict[str, float]:
-    """Median wall times in seconds, by what was measured, in the learner copy ``copy``."""
+def measure(copy: Path, runs: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU times in seconds, by what was measured, in the learner copy ``copy``."""
     with open(copy / "exercises.toml", "rb") as handle:
         exercises = [entry["id"] for entry in tomllib.load(handle)["exercise"]]
     with open(copy / "pyproject.toml", "rb") as handle:
         addopts = tomllib.load(handle)["tool"]["pytest"]["ini_options"]["addopts"]
     autoload_on = ["-o", "addopts=" + addopts.replace("--disable-plugin-autoload", "")]
     pytest = [sys.executable, "-m", "pytest", "-q"]
-    figures: dict[str, float] = {}
+    figures: dict[str, tuple[float, float]] = {}
     for ex in exercises:
         figures[f"pytest -m {ex}"] = _wall([*pytest, "-m", ex], copy, runs)
     figures["pytest"] = _wall(pytest, copy, runs)
@@ -92,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure; the median is shown (default 5)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="grader-speed-") as tmp:
         copy = Path(tmp) / "course"
         subprocess.run([sys.executable, "-m", "tools", "release", str(copy)], cwd=ROOT, check=True, timeout=300)
@@ -101,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(ROOT / "solutions" / "llm_client", copy / "llm_client")
         results["solved"] = measure(copy, args.runs)
     width = max(len(name) for name in results["stubs"])
-    print(f"median wall time of {args.runs} runs, seconds ({os.cpu_count()} CPUs)")
-    print(f"{'':<{width}}  {'stubs':>6}  {'solved':>6}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"medians of {args.runs} runs, seconds: wall (CPU) ({os.cpu_count()} CPUs, load average {load})")
+    print(f"{'':<{width}}  {'stubs':>12}  {'solved':>12}")
     for name in results["stubs"]:
-        print(f"{name:<{width}}  {results['stubs'][name]:6.2f}  {results['solved'][name]:6.2f}")
+        cells = [f"{results[k][name][0]:5.2f} ({results[k][name][1]:4.2f})" for k in ("stubs", "solved")]
+        print(f"{name:<{width}}  {cells[0]:>12}  {cells[1]:>12}")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
