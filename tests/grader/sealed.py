@@ -53,7 +53,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,10 +91,9 @@ class Verdict:
 
 
 def catalog_points(grader_root: Path) -> dict[str, tuple[float, str, bool]]:
-    """Each exercise's (points, grader file, optional) from ``grader_root/exercises.toml``."""
-    with open(grader_root / "exercises.toml", "rb") as handle:
-        entries = tomllib.load(handle).get("exercise", [])
-    return {e["id"]: (float(e["points"]), str(e["grader"]), bool(e.get("optional", False))) for e in entries}
+    """Each exercise's (points, grader file, optional) from ``grader_root/exercises.toml``, read by catalog.py."""
+    catalog = _CATALOG.load_catalog(grader_root / "exercises.toml")
+    return {ex.id: (float(ex.points), ex.grader, ex.optional) for ex in catalog.values()}
 
 
 def grader_test_names(path: Path) -> set[str]:
@@ -165,11 +163,10 @@ def verify(report: dict[str, Any], exercise: str, grader_root: Path) -> Verdict:
     return verdict
 
 
-def _load_launcher() -> ModuleType:
-    """The grader's launcher module (tests/grader/launch.py next to this file), loaded from its file."""
-    name = "llm_client_grading_launch"
+def _load_sibling(filename: str, name: str) -> ModuleType:
+    """A grader module next to this file (launch.py, catalog.py), loaded from its file under ``name``."""
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / "launch.py")
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / filename)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -177,8 +174,9 @@ def _load_launcher() -> ModuleType:
     return sys.modules[name]
 
 
-#: Loaded once, when this module is, before any thread may need it.
-_LAUNCH = _load_launcher()
+#: Loaded once, when this module is, before any thread may need them.
+_LAUNCH = _load_sibling("launch.py", "llm_client_grading_launch")
+_CATALOG = _load_sibling("catalog.py", "llm_client_grading_catalog")
 
 
 def child_command(
