@@ -7,6 +7,7 @@ and closing. Each provider adds only what differs: URL, headers, payload, parsin
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +29,15 @@ from llm_client.request import LLMRequest
 __all__ = ["HTTPProvider", "OpenAIProvider"]
 
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+#: OpenAI's reasoning models: the o-series (o1, o3, o4-mini ...) and the GPT-5 family, except its
+#: ``-chat`` models. They refuse ``max_tokens`` and any ``temperature`` or ``top_p`` but the default.
+_REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?!.*-chat)")
+
+
+def is_reasoning_model(model: str) -> bool:
+    """Whether ``model`` names one of OpenAI's reasoning models (see ``OpenAIProvider(reasoning=...)``)."""
+    return _REASONING_MODEL.match(model) is not None
 
 
 class HTTPProvider:
@@ -117,6 +127,13 @@ class OpenAIProvider(HTTPProvider):
     key never breaks an import. A server on loopback (``localhost``,
     ``127.0.0.1``, ``::1``) needs no key. ``http_client``,
     ``async_http_client`` and ``max_response_bytes``: see :class:`HTTPProvider`.
+
+    ``reasoning``: whether the model is a reasoning model, which takes
+    ``max_completion_tokens`` and no ``temperature`` or ``top_p`` (it answers
+    400 to them). None (the default) decides from the model's name: the
+    o-series and the GPT-5 family, except its ``-chat`` models. Other models,
+    and the compatible servers (Ollama, vLLM), get ``max_tokens`` and
+    ``temperature``.
     """
 
     name = "openai"
@@ -129,7 +146,11 @@ class OpenAIProvider(HTTPProvider):
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        reasoning: bool | None = None,
     ) -> None:
+        if reasoning is not None and not isinstance(reasoning, bool):
+            raise TypeError(f"reasoning must be True, False or None, got {type(reasoning).__name__}")
+        self.reasoning = reasoning
         super().__init__(
             api_key=resolve_api_key(api_key, "OPENAI_API_KEY"),
             base_url=base_url,
@@ -154,17 +175,23 @@ class OpenAIProvider(HTTPProvider):
             )
         return headers
 
-    @staticmethod
-    def payload(req: LLMRequest) -> dict[str, Any]:
-        """The JSON body for ``req``: messages (system first, if any) and the settings that are set."""
+    def payload(self, req: LLMRequest) -> dict[str, Any]:
+        """The JSON body for ``req``: messages (system first, if any) and the settings that are set.
+
+        A reasoning model (see ``reasoning``) gets ``max_completion_tokens`` in place of
+        ``max_tokens``, and neither ``temperature`` nor ``top_p``.
+        """
         messages = []
         if req.system_prompt is not None:
             messages.append({"role": "system", "content": req.system_prompt})
         messages.append({"role": "user", "content": req.prompt})
-        body: dict[str, Any] = {"model": req.model, "messages": messages, "temperature": req.temperature}
+        reasoning = is_reasoning_model(req.model) if self.reasoning is None else self.reasoning
+        body: dict[str, Any] = {"model": req.model, "messages": messages}
+        if not reasoning:
+            body["temperature"] = req.temperature
         if req.max_tokens is not None:
-            body["max_tokens"] = req.max_tokens
-        if req.top_p is not None:
+            body["max_completion_tokens" if reasoning else "max_tokens"] = req.max_tokens
+        if req.top_p is not None and not reasoning:
             body["top_p"] = req.top_p
         if req.stop:
             body["stop"] = list(req.stop)

@@ -241,6 +241,7 @@ def test_the_repr_shows_the_url_but_never_the_key(http: httpx.Client) -> None:
         ({"base_url": "ftp://example.org"}, ValueError, "base_url"),
         ({"http_client": object()}, TypeError, "http_client"),
         ({"api_key": 123}, TypeError, "api_key"),
+        ({"reasoning": "yes"}, TypeError, "reasoning"),
     ],
 )
 def test_bad_settings_are_refused_at_construction(options: dict[str, Any], error: type, name: str) -> None:
@@ -261,3 +262,41 @@ def test_close_closes_the_http_client_it_made_and_leaves_a_given_one_open(http: 
     given = OpenAIProvider(api_key="sk-test", http_client=http)
     given.close()
     assert not http.is_closed
+
+
+SETTINGS = {"temperature": 0.3, "top_p": 0.9, "max_tokens": 50}
+
+
+@pytest.mark.parametrize("model", ["o1", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "gpt-5.1"])
+def test_a_reasoning_model_gets_max_completion_tokens_and_no_sampling_settings(
+    model: str, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
+    req = LLMRequest(model=model, prompt="Hi.", **SETTINGS)
+    OpenAIProvider(api_key="sk-test", http_client=http).complete(req, timeout_s=5.0)
+    body = sent_json(route)
+    assert body["max_completion_tokens"] == 50
+    assert not {"max_tokens", "temperature", "top_p"} & body.keys()
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "gpt-4.1", "gpt-5-chat-latest", "llama3.1:8b", "omni-moderation"])
+def test_a_chat_model_gets_max_tokens_and_its_sampling_settings(
+    model: str, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
+    req = LLMRequest(model=model, prompt="Hi.", **SETTINGS)
+    OpenAIProvider(api_key="sk-test", http_client=http).complete(req, timeout_s=5.0)
+    body = sent_json(route)
+    assert (body["max_tokens"], body["temperature"], body["top_p"]) == (50, 0.3, 0.9)
+    assert "max_completion_tokens" not in body
+
+
+@pytest.mark.parametrize(("model", "reasoning"), [("gpt-4o-mini", True), ("o3-mini", False)])
+def test_reasoning_given_at_construction_wins_over_the_models_name(
+    model: str, reasoning: bool, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
+    req = LLMRequest(model=model, prompt="Hi.", **SETTINGS)
+    OpenAIProvider(api_key="sk-test", http_client=http, reasoning=reasoning).complete(req, timeout_s=5.0)
+    assert ("max_completion_tokens" in sent_json(route)) is reasoning
+    assert ("temperature" in sent_json(route)) is not reasoning
