@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC
@@ -66,14 +67,17 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     # END SOLUTION
 
 
+#: Digits, an optional fraction and an optional exponent: no sign, no "_", no "inf" or "nan", which
+#: Python's float() would read but no server means.
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
 def _parse_seconds(value: str | None) -> float | None:
-    """A finite, non-negative number of (milli)seconds, or None (a negative wait is invalid)."""
-    if value is None:
+    """A finite, non-negative number of (milli)seconds written in plain digits, or None.
+
+    A sign (so a negative wait), digit separators, ``inf`` and ``nan`` are invalid.
+    """
+    if value is None or _NUMBER.fullmatch(value) is None:
         return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    if not math.isfinite(number) or number < 0:
-        return None
-    return number + 0.0  # -0 becomes 0.0
+    number = float(value)
+    return number if math.isfinite(number) else None

@@ -61,6 +61,17 @@ def test_a_negative_number_is_invalid_and_gives_none(value: str) -> None:
     assert parse_retry_after({"retry-after-ms": value}, now=NOW) is None
 
 
+@pytest.mark.parametrize("value", ["+1", "1_000", "-0", "0x10", "1.", ".5", "\u0661"])
+def test_a_number_float_would_read_but_no_server_writes_is_invalid(value: str) -> None:
+    assert parse_retry_after({"Retry-After": value}, now=NOW) is None
+    assert parse_retry_after({"retry-after-ms": value, "Retry-After": "3"}, now=NOW) == 3.0
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("0", 0.0), ("7", 7.0), ("0.25", 0.25), ("1e3", 1000.0)])
+def test_plain_digits_with_a_fraction_or_an_exponent_are_read(value: str, seconds: float) -> None:
+    assert parse_retry_after({"Retry-After": value}, now=NOW) == seconds
+
+
 def test_a_negative_millisecond_value_falls_back_to_retry_after() -> None:
     assert parse_retry_after({"retry-after-ms": "-100", "Retry-After": "3"}, now=NOW) == 3.0
 
