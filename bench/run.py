@@ -194,7 +194,7 @@ def overhead(server: BenchServer, settings: Settings, sdk: bool) -> Samples:
 
     server.reset()
     req = LLMRequest(model=MODEL, prompt="Say hello.")
-    body = OpenAIProvider.payload(req)
+    body = OpenAIProvider(api_key="bench", base_url=server.api_base).payload(req)
     url = f"{server.api_base}/chat/completions"
     headers = {"content-type": "application/json", "authorization": "Bearer bench"}
     samples = Samples()

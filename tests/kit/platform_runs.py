@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import pwd
@@ -30,7 +31,7 @@ from typing import Any
 import yaml
 
 from tests.grader.catalog import ROOT
-from tools.autograding import grader_files
+from tools.autograding import GRADER_REQUIREMENTS, grader_files
 from tools.generate_learner import generate_package
 
 WORKFLOW = ROOT / ".github" / "workflows" / "classroom.yml"
@@ -126,6 +127,25 @@ def _system_python() -> str | None:
     return None
 
 
+def _grader_distributions() -> list[str]:
+    """The distributions pinned in requirements-grader.txt: everything a grading run imports."""
+    lines = (ROOT / GRADER_REQUIREMENTS).read_text(encoding="utf-8").splitlines()
+    return [line.split("==", 1)[0].strip() for line in lines if "==" in line and not line.lstrip().startswith("#")]
+
+
+def _copy_distribution(name: str, site: Path) -> None:
+    """Copy the installed files of distribution ``name`` (those inside site-packages) into ``site``."""
+    dist = importlib.metadata.distribution(name)
+    for entry in dist.files or []:
+        relative = Path(str(entry))
+        source = Path(str(dist.locate_file(entry)))
+        if relative.parts[:1] == ("..",) or not source.is_file():
+            continue  # scripts in bin/, and files already removed
+        target = site / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
 @contextmanager
 def python_for(user: str) -> Iterator[str | None]:
     """An interpreter ``user`` can run, seeing the kit's installed packages; None when there is none."""
@@ -138,8 +158,9 @@ def python_for(user: str) -> Iterator[str | None]:
         folder.chmod(0o755)
         subprocess.run([system, "-m", "venv", "--without-pip", str(folder / "venv")], check=True, timeout=120)
         site = next((folder / "venv" / "lib").glob("python3*/site-packages"))
-        shared = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
-        (site / "kit.pth").write_text("\n".join(shared) + "\n", encoding="utf-8")
+        # Copies, not a .pth to the kit's site-packages: the kit may sit in a folder only root can enter.
+        for name in _grader_distributions():
+            _copy_distribution(name, site)
         for path in [folder, *folder.rglob("*")]:
             if not path.is_symlink():
                 path.chmod(path.stat().st_mode | (0o055 if path.is_dir() else 0o044))
