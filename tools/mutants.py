@@ -427,6 +427,17 @@ MUTANTS: tuple[Mutant, ...] = (
         "strptime gives a naive datetime, and .timestamp() takes it as local time",
     ),
     Mutant(
+        "http_date_naive_result_taken_as_local",
+        "ex3",
+        "retry_after.py",
+        _HTTP_DATE_PARSED,
+        "    try:\n"
+        "        when = parsedate_to_datetime(value)\n"
+        "    except (TypeError, ValueError, IndexError, OverflowError):\n"
+        "        return None\n",
+        "parsedate_to_datetime gives a naive datetime for asctime dates, and .timestamp() takes it as local time",
+    ),
+    Mutant(
         "retry_after_clamped_to_the_cap",
         "ex3",
         "retry.py",

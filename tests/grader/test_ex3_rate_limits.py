@@ -25,6 +25,28 @@ def http_date(timestamp: float) -> str:
     return formatdate(timestamp, usegmt=True)
 
 
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def rfc850_date(timestamp: float) -> str:
+    """The obsolete RFC 850 form, e.g. ``Sunday, 06-Nov-94 08:49:37 GMT``."""
+    t = time.gmtime(timestamp)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d}-{_MONTHS[t.tm_mon - 1]}-{t.tm_year % 100:02d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
+
+
+def asctime_date(timestamp: float) -> str:
+    """C's asctime form, e.g. ``Sun Nov  6 08:49:37 1994``: it names no zone, and HTTP reads it as GMT."""
+    t = time.gmtime(timestamp)
+    return (
+        f"{_DAYS[t.tm_wday][:3]} {_MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {t.tm_year}"
+    )
+
+
 # -- parse_retry_after --------------------------------------------------------------------
 
 
@@ -99,15 +121,19 @@ LOCAL_TIME_ZONES = ["EST+5EDT,M3.2.0/2,M11.1.0/2", "IST-5:30", "UTC0"]
 @pytest.mark.skipif(not hasattr(time, "tzset"), reason="the local time zone can only be changed on Unix")
 def test_http_dates_are_gmt_whatever_the_local_time_zone() -> None:
     # An HTTP-date is always GMT: reading it through local time is off by hours outside UTC.
+    # parsedate_to_datetime returns a naive datetime for the asctime form (it names no zone): it is GMT too.
     for tz in LOCAL_TIME_ZONES:
         with local_time_zone(tz):
             for now, wait in ((NOW, 30.0), (1_784_000_000.0, 45.0)):  # a January date, and one in July
-                got = parse_retry_after({"retry-after": http_date(now + wait)}, now=now)
-                assert got == pytest.approx(wait), (
-                    f"expected Retry-After: {http_date(now + wait)} with now={now} to mean {wait} s with the local "
-                    f"time zone set to {tz!r}, got {got!r} (an HTTP-date is GMT: do not convert it through local "
-                    "time, e.g. with time.mktime or a naive datetime)"
-                )
+                for form in (http_date, rfc850_date, asctime_date):
+                    value = form(now + wait)
+                    got = parse_retry_after({"retry-after": value}, now=now)
+                    assert got == pytest.approx(wait), (
+                        f"expected Retry-After: {value} with now={now} to mean {wait} s with the local "
+                        f"time zone set to {tz!r}, got {got!r} (an HTTP-date is GMT, in all three forms, even "
+                        "the asctime one that names no zone: do not convert it through local time, e.g. with "
+                        "time.mktime or a naive datetime; give a naive result tzinfo=UTC)"
+                    )
 
 
 @pytest.mark.points(1)
