@@ -1034,6 +1034,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "the log never says a retry is coming, or after how long",
     ),
     Mutant(
+        "failure_logs_elapsed_as_latency",
+        "ex7",
+        "retry_loop.py",
+        '"llm.attempt_failed", attempt, latency_s=state.latency(),',
+        '"llm.attempt_failed", attempt, latency_s=state.elapsed(),',
+        "latency_s is the time since the first attempt, waits included, not the time the attempt took",
+    ),
+    Mutant(
         "not_retryable_gave_up_silently",
         "ex7",
         "retry_loop.py",

@@ -271,7 +271,7 @@ def test_each_failed_attempt_logs_one_event_and_a_retry_its_wait(caplog: pytest.
     caplog.set_level(logging.INFO, logger="llm_client")
     replies: list[tuple[str | LLMError, float]] = [
         (ServerError("HTTP 503", status_code=503), 0.5),
-        (RateLimitError(retry_after=1.5), 0.0),
+        (RateLimitError(retry_after=1.5), 0.75),  # fails 0.5 + 0.25 + 0.75 = 1.5 s after the call began
         ("ok", 0.0),
     ]
     run(replies, Settings(max_retries=3))
@@ -288,8 +288,11 @@ def test_each_failed_attempt_logs_one_event_and_a_retry_its_wait(caplog: pytest.
     assert [r.error_type for r in failed] == ["ServerError", "RateLimitError"], (  # type: ignore[attr-defined]
         "expected error_type to be the error's class name on each llm.attempt_failed"
     )
-    assert failed[0].latency_s == 0.5 and failed[0].levelno == logging.WARNING, (  # type: ignore[attr-defined]
-        "expected llm.attempt_failed at WARNING with latency_s, the seconds the attempt took (0.5)"
+    assert failed[0].levelno == logging.WARNING, "expected llm.attempt_failed at WARNING"
+    latencies = [r.latency_s for r in failed]  # type: ignore[attr-defined]
+    assert latencies == [0.5, 0.75], (
+        f"expected latency_s on each llm.attempt_failed to be the seconds that attempt took ([0.5, 0.75]), got "
+        f"{latencies} (state.latency(), not state.elapsed(): elapsed counts from the first attempt, waits included)"
     )
     scheduled = [r for r in events(caplog) if r.event == "llm.retry_scheduled"]  # type: ignore[attr-defined]
     assert [r.sleep_s for r in scheduled] == [backoff(0), 1.5], (  # type: ignore[attr-defined]
