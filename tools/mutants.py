@@ -1050,6 +1050,23 @@ MUTANTS: tuple[Mutant, ...] = (
         "raise error\n",
         "a call that ends on a non-retryable error logs no reason",
     ),
+    Mutant(
+        "transport_error_shows_the_request_headers",
+        "ex5",
+        "providers/http.py",
+        'return LLMConnectionError(f"{provider}: connection failed ({type(exc).__name__}: {exc})")',
+        'return LLMConnectionError(f"{provider}: connection failed ({exc}; headers {dict(exc.request.headers)})")',
+        "the request's headers hold Authorization: Bearer <key>, so the message holds the key",
+    ),
+    Mutant(
+        "complete_raises_error_for_status",
+        "ex5",
+        "providers/openai_chat.py",
+        "            raise error_for_response(response, provider=self.name)\n        return self.parse(response)",
+        "            from llm_client.providers.http import error_for_status\n\n"
+        "            raise error_for_status(response, provider=self.name)\n        return self.parse(response)",
+        "the status table alone: no quota 429, no Retry-After on a 5xx, no x-should-retry",
+    ),
 )
 
 

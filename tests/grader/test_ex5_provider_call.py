@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from llm_client import (
     LLMTimeoutError,
     MalformedResponseError,
     OpenAIProvider,
+    QuotaExceededError,
     RateLimitError,
     ServerError,
 )
@@ -87,7 +88,7 @@ def raised_by(provider: OpenAIProvider, req: LLMRequest = REQ, timeout_s: float 
 # -- the request --------------------------------------------------------------------------
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.hint(1)
 def test_request_body_has_the_messages_and_settings(api: respx.MockRouter, provider: OpenAIProvider) -> None:
     route = answer_with(api, httpx.Response(200, json=completion()))
@@ -320,6 +321,37 @@ def test_an_unexpected_status_is_a_malformed_response(api: respx.MockRouter, pro
         assert error.status_code == status, f"expected status_code {status}, got {error.status_code!r}"
 
 
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+def test_complete_raises_error_for_response_which_reads_quota_and_retry_after(
+    api: respx.MockRouter, provider: OpenAIProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # error_for_response refines error_for_status's table: a quota 429, and the wait a 5xx asks for.
+    with contextlib.suppress(Exception):  # exercise 3's file may not even import; this exercise must not need it
+        monkeypatch.setattr("llm_client.retry_after.parse_retry_after", _stand_in_retry_after)
+    quota = {
+        "error": {
+            "message": "You exceeded your current quota, please check your plan and billing details.",
+            "type": "insufficient_quota",
+            "code": "insufficient_quota",
+        }
+    }
+    answer_with(api, httpx.Response(429, json=quota))
+    error = raised_by(provider)
+    assert isinstance(error, QuotaExceededError), (
+        f"expected QuotaExceededError for a 429 whose body says insufficient_quota (waiting will not lift it), got "
+        f"{type(error).__name__}: {error} (raise error_for_response(response, ...) for a non-2xx, not "
+        "error_for_status: it adds what the headers and body say)"
+    )
+    answer_with(api, httpx.Response(503, headers={"retry-after": "3"}, json=error_body("The server is overloaded")))
+    error = raised_by(provider)
+    assert isinstance(error, ServerError) and error.retry_after == 3.0, (
+        f"expected a ServerError with retry_after 3.0 for a 503 with 'Retry-After: 3', got {type(error).__name__} "
+        f"with retry_after {getattr(error, 'retry_after', None)!r} (raise error_for_response(response, ...) for a "
+        "non-2xx, not error_for_status)"
+    )
+
+
 # -- errors from the network --------------------------------------------------------------
 
 
@@ -432,11 +464,55 @@ def test_one_complete_sends_exactly_one_request(api: respx.MockRouter, provider:
         )
 
 
+def key_shown_in(error: BaseException) -> list[str]:
+    """Where ``error`` shows the API key: its str, repr, args or provider_message."""
+    shown = {
+        "str": str(error), "repr": repr(error), "args": repr(getattr(error, "args", ())),
+        "provider_message": str(getattr(error, "provider_message", "")),
+    }
+    return [where for where, text in shown.items() if KEY in text]
+
+
+def assert_raised_without_the_key(provider: OpenAIProvider, met: str, advice: str) -> None:
+    """complete() must raise an LLMError that shows the API key nowhere, after meeting ``met``."""
+    error = raised_by(provider)
+    leaks = key_shown_in(error)
+    assert isinstance(error, LLMError) and not leaks, (
+        f"expected an LLMError that never holds the API key for {met}, got {type(error).__name__} with the key "
+        f"in its {', '.join(leaks) or 'type'} ({advice})"
+    )
+
+
 @pytest.mark.points(1)
 @pytest.mark.hint(2)
-def test_a_key_echoed_by_the_server_never_appears_in_the_error(
+def test_the_api_key_never_appears_in_an_error_from_the_server_or_the_network(
     api: respx.MockRouter, provider: OpenAIProvider
 ) -> None:
+    # The request carries "Authorization: Bearer <key>": an error built from it must not repeat it.
+    signed = httpx.Request("POST", f"{BASE_URL}/chat/completions", headers={"Authorization": f"Bearer {KEY}"})
+    failures: list[Callable[[httpx.Request], httpx.HTTPError]] = [
+        lambda request: httpx.ConnectError("connection refused", request=request),
+        lambda request: httpx.ReadError("connection reset", request=request),
+        lambda request: httpx.RemoteProtocolError("server disconnected", request=request),
+        lambda request: httpx.ReadTimeout("timed out", request=request),
+        lambda request: httpx.ConnectTimeout("timed out", request=request),
+    ]
+    for failure in failures:
+        exc = failure(signed)
+        direct = error_for_transport(exc, provider="openai")
+        leaks = key_shown_in(direct)
+        assert not leaks, (
+            f"expected error_for_transport's error for {type(exc).__name__} never to hold the API key, got it in "
+            f"its {', '.join(leaks)} (never put the request or its headers in a message)"
+        )
+
+        def fail(request: httpx.Request, failure: Callable[[httpx.Request], httpx.HTTPError] = failure) -> None:
+            raise failure(request)
+
+        answer_with(api, side_effect=fail)
+        assert_raised_without_the_key(
+            provider, f"{type(exc).__name__} from complete()", "never put the request or its headers in a message"
+        )
     bodies = [
         {"json": error_body(f"Incorrect API key provided: {KEY}. You can find your key at ...")},
         {"json": {"error": f"bad key {KEY}"}},
@@ -445,16 +521,10 @@ def test_a_key_echoed_by_the_server_never_appears_in_the_error(
     for status in (400, 401, 404, 503):
         for body in bodies:
             answer_with(api, httpx.Response(status, **body))  # type: ignore[arg-type]
-            error = raised_by(provider)
-            shown = {
-                "str": str(error), "repr": repr(error), "args": repr(getattr(error, "args", ())),
-                "provider_message": str(getattr(error, "provider_message", "")),
-            }
-            leaks = [where for where, text in shown.items() if KEY in text]
-            assert isinstance(error, LLMError) and not leaks, (
-                f"expected an LLMError that never holds the API key for an HTTP {status} whose body echoes it, got "
-                f"{type(error).__name__} with the key in its {', '.join(leaks) or 'type'} (build messages from "
-                "provider_message(response), which redacts it, never from the raw body)"
+            assert_raised_without_the_key(
+                provider,
+                f"an HTTP {status} whose body echoes it",
+                "build messages from provider_message(response), which redacts it, never from the raw body",
             )
 
 
