@@ -72,8 +72,17 @@ def progress_line(report: dict[str, Any] | None) -> str:
     total = len(by_exercise)
     filled = round(BAR_WIDTH * done / total) if total else 0
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-    score, max_score = float(report.get("score", 0.0)), float(report.get("max_score", 0.0))
-    return f"Progress: [{bar}] {done} of {total} exercises done, {score:g} of {max_score:g} points"
+    optional = {ex.id for ex in check._grader_module("catalog").load_catalog(check.ROOT / "exercises.toml").values()
+                if ex.optional}  # fmt: skip
+    required = [points for ex, points in by_exercise.items() if ex not in optional]
+    extra = [points for ex, points in by_exercise.items() if ex in optional]
+    line = f"Progress: [{bar}] {done} of {total} exercises done, {_sum(required)} points"
+    return line + (f", plus {_sum(extra)} optional" if extra else "")
+
+
+def _sum(points: list[tuple[float, float]]) -> str:
+    """"earned of possible" over (earned, possible) pairs."""
+    return f"{sum(e for e, _ in points):g} of {sum(p for _, p in points):g}"
 
 
 def _is_source_change(change: tuple[Any, str]) -> bool:

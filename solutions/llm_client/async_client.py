@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from llm_client.client import _ClientBase
+from llm_client.client import _ClientBase, _gave_no_error
 from llm_client.errors import LLMError
 from llm_client.policy import RetryPolicy
 from llm_client.providers.base import AsyncProvider, LLMResponse
@@ -79,7 +79,7 @@ class AsyncLLMClient(_ClientBase[AsyncProvider]):
                 continue
             state.record_success(attempt)
             return response
-        raise AssertionError("unreachable: after_failure raises on the last attempt")
+        raise _gave_no_error(policy)
 
     # -- the public calls ------------------------------------------------------------------
 

@@ -79,6 +79,14 @@ def cache_scope(provider: object, namespace: str | None) -> str:
     return "ns-" + hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()[:16] + ":"
 
 
+def _gave_no_error(policy: RetryPolicy) -> AssertionError:
+    """What the retry loop raises when every attempt failed and after_failure never raised (a broken ex7)."""
+    return AssertionError(
+        f"every attempt failed, yet after_failure returned a wait after the last one (attempt {policy.max_retries}, "
+        "counted from 0): there it must raise RetriesExhaustedError (or DeadlineExceededError) from the last error"
+    )
+
+
 def _check_request(req: Any) -> LLMRequest:
     if not isinstance(req, LLMRequest):
         raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
@@ -311,7 +319,7 @@ class LLMClient(_ClientBase[Provider]):
                 continue
             state.record_success(attempt)
             return response
-        raise AssertionError("unreachable: after_failure raises on the last attempt")
+        raise _gave_no_error(policy)
 
     def close(self) -> None:
         """Close what the provider opened (its ``close``, when it has one): its pooled connections."""

@@ -42,6 +42,8 @@ EXERCISE_MARK = re.compile(r"^ex\d+$")
 STUB_MESSAGE = re.compile(r"^(?P<ex>ex\d+): (?P<function>\S+) is not written yet \(see (?P<notebook>[^)]+)\)$")
 NOT_STARTED = "not started"
 PACKAGE = "llm_client"
+#: Seconds a grader test may run in a run that set no ``--timeout`` (the autograders set 5 s).
+GRADER_TEST_TIMEOUT_S = 5.0
 # Where an error happened: a SyntaxError's own location line, or a traceback entry ("path.py:12: in f").
 _SYNTAX_AT = re.compile(r'^E\s+File "(?P<path>[^"]+)", line (?P<line>\d+)')
 _FRAME_AT = re.compile(r"^(?P<path>\S+\.py):(?P<line>\d+): in ")
@@ -235,6 +237,19 @@ class GraderPlugin:
         match = re.match(r"test_(ex\d+)_", path.name)
         return match[1] if match else None
 
+    def _bound_each_test(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Give every grader test a time limit (pytest-timeout), unless the run set one (``--timeout``).
+
+        So an endless loop in a learner's function fails that test, not the whole run, in plain
+        ``pytest`` and in ``check()`` as on the autograders.
+        """
+        loaded = any(config.pluginmanager.hasplugin(name) for name in ("pytest_timeout", "timeout"))
+        if not loaded or config.getoption("timeout", None) is not None:
+            return
+        for item in items:
+            if item.nodeid in self.results and item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(GRADER_TEST_TIMEOUT_S))
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         problems = []
@@ -265,6 +280,7 @@ class GraderPlugin:
             )
         if problems:
             raise pytest.UsageError("grader tests without their marks:\n" + "\n".join(problems))
+        self._bound_each_test(config, items)
         if self.results and config.option.tbstyle == "auto":
             config.option.tbstyle = "short"
 

@@ -110,3 +110,18 @@ def test_the_grader_table_names_where_an_error_at_import_was_raised(tmp_path: Pa
 )
 def test_an_error_summary_names_the_deepest_place_in_the_learner_package(text: str, expected: str) -> None:
     assert error_summary(text) == expected
+
+
+def test_an_endless_loop_in_plain_pytest_fails_only_its_test_after_the_per_test_limit(tmp_path: Path) -> None:
+    parent = _package(tmp_path, append="def backoff_delay(*args, **kwargs):\n    while True:\n        pass")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(parent)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/grader", "-m", "ex2", "-q",
+         "-k", "test_negative_attempt_is_refused or test_jitter_stays_between_0_and_the_delay"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
+    )  # fmt: skip
+    out = done.stdout
+    assert "Failed: Timeout (>5.0s) from pytest-timeout" in out, out[-3000:]
+    assert "llm_client/backoff.py" in out and "while True:" in out, "the traceback shows where it looped"
+    assert re.search(r"\b1 failed, 1 passed\b", out), out[-1500:]

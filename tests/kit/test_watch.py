@@ -69,7 +69,17 @@ def test_it_grades_once_then_again_for_each_batch_that_saves_a_python_file(watch
 
 def test_progress_shows_a_bar_over_all_exercises(watch: ModuleType) -> None:
     line = watch.progress_line(REPORT)
-    assert line == "Progress: [" + "#" * 15 + "-" * 15 + "] 2 of 4 exercises done, 25 of 86 points"
+    bar = "#" * 15 + "-" * 15
+    assert line == f"Progress: [{bar}] 2 of 4 exercises done, 25 of 41 points, plus 0 of 11 optional"
+
+
+def test_progress_counts_optional_points_apart_from_the_required_total(watch: ModuleType) -> None:
+    report = {"score": 36.0, "max_score": 25.0, "tests": [
+        {"name": "ex1: a test", "score": 13.0, "max_score": 13.0},
+        {"name": "ex2: a test", "score": 12.0, "max_score": 12.0},
+        {"name": "ex6: a test", "score": 11.0, "max_score": 11.0},
+    ]}  # fmt: skip
+    assert watch.progress_line(report).endswith("3 of 3 exercises done, 25 of 25 points, plus 11 of 11 optional")
     assert "unknown" in watch.progress_line(None)
 
 
@@ -105,7 +115,8 @@ def test_with_the_real_grader_a_save_shows_the_table_and_progress_again(watch: M
     text = "\n".join(lines)
     assert made == 2
     assert text.count("ex2   Backoff and jitter") == 2 and "ex2 not started" in text, text[-3000:]
-    progress = re.findall(r"^Progress: \[-{30}\] 0 of (\d+) exercises done, 0 of (\d+) points$", text, re.MULTILINE)
+    pattern = r"^Progress: \[-{30}\] 0 of (\d+) exercises done, 0 of (\d+) points, plus 0 of \d+ optional$"
+    progress = re.findall(pattern, text, re.MULTILINE)
     catalog = load_catalog()
     required = sum(ex.points for ex in catalog.values() if not ex.optional)
     assert progress == [(str(len(catalog)), str(required))] * 2, text[-3000:]
