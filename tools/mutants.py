@@ -1067,6 +1067,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "            raise error_for_status(response, provider=self.name)\n        return self.parse(response)",
         "the status table alone: no quota 429, no Retry-After on a 5xx, no x-should-retry",
     ),
+    Mutant(
+        "structured_errors_kept_whole",
+        "ex4",
+        "structured.py",
+        'errors = [{"type": e["type"], "loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]',
+        "errors = [dict(e) for e in exc.errors()]",
+        "pydantic's errors() also holds the rejected input, a url and ctx: the error carries them all",
+    ),
 )
 
 

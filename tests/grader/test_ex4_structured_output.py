@@ -107,6 +107,12 @@ def test_schema_mismatch_raises_with_pydantic_errors() -> None:
     locations = [tuple(e.get("loc", ())) for e in error.validation_errors]
     assert ("temp_c",) in locations, f"expected an error located at temp_c, got {error.validation_errors!r}"
     assert all("msg" in e for e in error.validation_errors), "expected each error to carry a 'msg'"
+    kept = {"type", "loc", "msg"}
+    extra = [sorted(set(e) - kept) for e in error.validation_errors if set(e) != kept]
+    assert not extra, (
+        f"expected each error reduced to exactly type, loc and msg, got the extra keys {extra} "
+        "(pydantic's errors() also holds the rejected input, a documentation url and ctx: keep only those three)"
+    )
     assert isinstance(error.__cause__, ValidationError), (
         f"expected pydantic's ValidationError as __cause__ (raise ... from exc), got {error.__cause__!r}"
     )
