@@ -184,10 +184,21 @@ def test_the_rng_passed_in_is_used() -> None:
     for value in (0.25, 0.1):
         got = add_jitter(4.0, rng=_Always(value))
         allowed = (value * 4.0, (1.0 - value) * 4.0)
-        assert any(got == pytest.approx(wait) for wait in allowed), (
-            f"expected add_jitter(4.0, rng=r) to draw its wait from r: r's every draw is {value} of the way "
-            f"through [0, 1), so the wait should be {allowed[0]:g} or {allowed[1]:g}, got {got!r} "
-            "(was the random module used instead of r?)"
+        if any(got == pytest.approx(wait) for wait in allowed):
+            continue
+        # Drawn from r, the same draws give the same wait; drawn from the random module, almost never.
+        if add_jitter(4.0, rng=_Always(value)) == got:
+            why = (
+                "the same draws gave the same wait, so it seems to come from r, but not spread over the whole of "
+                "[0, 4]: full jitter draws from 0 up to "
+                "the delay, e.g. r.uniform(0, delay); a draw over part of it (the upper half, from delay / 2) "
+                "gives other waits"
+            )
+        else:
+            why = "the same draws from r gave different waits: was the random module used instead of r?"
+        pytest.fail(
+            f"expected add_jitter(4.0, rng=r) to draw its wait from r over [0, 4]: r's every draw is {value} of "
+            f"the way through [0, 1), so the wait should be {allowed[0]:g} or {allowed[1]:g}, got {got!r} ({why})"
         )
 
 
