@@ -323,12 +323,11 @@ def test_an_unexpected_status_is_a_malformed_response(api: respx.MockRouter, pro
 
 @pytest.mark.points(1)
 @pytest.mark.hint(2)
-def test_complete_raises_error_for_response_which_reads_quota_and_retry_after(
-    api: respx.MockRouter, provider: OpenAIProvider, monkeypatch: pytest.MonkeyPatch
+def test_complete_raises_error_for_response_which_reads_quota_and_x_should_retry(
+    api: respx.MockRouter, provider: OpenAIProvider
 ) -> None:
-    # error_for_response refines error_for_status's table: a quota 429, and the wait a 5xx asks for.
-    with contextlib.suppress(Exception):  # exercise 3's file may not even import; this exercise must not need it
-        monkeypatch.setattr("llm_client.retry_after.parse_retry_after", _stand_in_retry_after)
+    # error_for_response refines error_for_status's table: a quota 429, and x-should-retry (read without
+    # exercise 3's file, which this exercise must not need).
     quota = {
         "error": {
             "message": "You exceeded your current quota, please check your plan and billing details.",
@@ -343,12 +342,12 @@ def test_complete_raises_error_for_response_which_reads_quota_and_retry_after(
         f"{type(error).__name__}: {error} (raise error_for_response(response, ...) for a non-2xx, not "
         "error_for_status: it adds what the headers and body say)"
     )
-    answer_with(api, httpx.Response(503, headers={"retry-after": "3"}, json=error_body("The server is overloaded")))
+    answer_with(api, httpx.Response(503, headers={"x-should-retry": "false"}, json=error_body("Overloaded")))
     error = raised_by(provider)
-    assert isinstance(error, ServerError) and error.retry_after == 3.0, (
-        f"expected a ServerError with retry_after 3.0 for a 503 with 'Retry-After: 3', got {type(error).__name__} "
-        f"with retry_after {getattr(error, 'retry_after', None)!r} (raise error_for_response(response, ...) for a "
-        "non-2xx, not error_for_status)"
+    assert isinstance(error, ServerError) and error.retryable is False, (
+        f"expected a ServerError that is not retryable for a 503 with 'x-should-retry: false', got "
+        f"{type(error).__name__} with retryable {getattr(error, 'retryable', None)!r} (raise "
+        "error_for_response(response, ...) for a non-2xx, not error_for_status)"
     )
 
 
