@@ -10,6 +10,10 @@
   the cells that teach before an exercise (the worked examples) run clean.
 
 Each notebook runs in its own subprocess; a small pool runs them side by side.
+Kernels started side by side can collide on a loopback port (jupyter_client picks
+free ports, then the kernel binds them): a notebook whose kernel died before
+answering kernel_info, before any of its cells ran, is run again on its own, once.
+Nothing else is retried, and a retry is written to the timings artifact.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import sys
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -101,9 +105,27 @@ class ReferenceRun:
     returncode: int
     output: str
     cells: dict[str, list[tuple[str, float, str | None]]]  # notebook -> [(cell, seconds, failure)]
+    retried: list[str] = field(default_factory=list)  # notebooks run again because their kernel died at start
+
+
+#: What jupyter_client says when a kernel process exits while starting, before running any cell.
+KERNEL_DIED_AT_START = "Kernel died before replying to kernel_info"
 
 
 def _run_reference(names: list[str], junit: Path) -> ReferenceRun:
+    """nbval against solutions/, with a notebook whose kernel died at start run again on its own, once."""
+    run = _run_reference_once(names, junit)
+    for name in names:
+        cells = run.cells.get(name, [])
+        if cells and all(failure and KERNEL_DIED_AT_START in failure for _, _, failure in cells):
+            again = _run_reference_once([name], junit.with_name(f"{junit.stem}-{name}.xml"))
+            run.cells[name] = again.cells.get(name, [])
+            run.output += f"\n[{name}: its kernel died at start; run again on its own]\n" + again.output
+            run.retried.append(name)
+    return run
+
+
+def _run_reference_once(names: list[str], junit: Path) -> ReferenceRun:
     """nbval against solutions/: every cell is a test, and a cell that raises fails."""
     command = [
         sys.executable, "-m", "pytest", *[f"notebooks/{name}" for name in names],
@@ -134,16 +156,23 @@ import nbformat
 from nbclient import NotebookClient
 
 out_dir, timeout, sources = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-seconds = {}
+seconds, retried = {}, []
 
 async def execute(source, limit):
     async with limit:
         started = time.monotonic()
         nb = nbformat.read(source, as_version=4)
         nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and "from check import check" in c.source)]
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": str(Path(source).parent)}})
-        await client.async_execute()
+        for attempt in (0, 1):
+            client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                    resources={"metadata": {"path": str(Path(source).parent)}})
+            try:
+                await client.async_execute()
+                break
+            except RuntimeError as exc:  # the kernel died at start, before any cell ran: once more
+                if attempt or "before replying to kernel_info" not in str(exc):
+                    raise
+                retried.append(Path(source).name)
         nbformat.write(nb, out_dir / Path(source).name)
         seconds[Path(source).name] = round(time.monotonic() - started, 1)
 
@@ -153,6 +182,7 @@ async def main():
 
 asyncio.run(main())
 (out_dir / "seconds.json").write_text(json.dumps(seconds))
+(out_dir / "retried.json").write_text(json.dumps(retried))
 """
 
 
@@ -164,6 +194,7 @@ class LearnerRun:
     output: str
     executed: dict[str, Any]
     seconds: dict[str, float]
+    retried: list[str]
 
 
 def _run_learner(names: list[str], out_dir: Path) -> LearnerRun:
@@ -174,7 +205,9 @@ def _run_learner(names: list[str], out_dir: Path) -> LearnerRun:
     executed = {name: _load(out_dir / name) for name in names if (out_dir / name).is_file()}
     seconds_file = out_dir / "seconds.json"
     seconds = json.loads(seconds_file.read_text()) if seconds_file.is_file() else {}
-    return LearnerRun(done.returncode, done.stdout + done.stderr, executed, seconds)
+    retried_file = out_dir / "retried.json"
+    retried = json.loads(retried_file.read_text()) if retried_file.is_file() else []
+    return LearnerRun(done.returncode, done.stdout + done.stderr, executed, seconds, retried)
 
 
 @dataclass
@@ -206,6 +239,10 @@ def notebook_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
             name: round(sum(seconds for _, seconds, _ in runs.reference_cells(name)[1]), 1) for name in NAMES
         },
         "learner_s": runs.learner.seconds if runs.learner else None,
+        "kernel_died_at_start_and_run_again": {
+            "reference": [name for run in runs.reference for name in run.retried],
+            "learner": runs.learner.retried if runs.learner else None,
+        },
     }
     artifacts = ROOT / "artifacts" / "notebooks"
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -464,3 +501,28 @@ def test_notebook_code_and_check_py_pass_the_linter() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_only_a_notebook_whose_kernel_died_before_any_cell_is_run_again_and_only_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    died = f"RuntimeError: {KERNEL_DIED_AT_START}"
+    calls: list[list[str]] = []
+
+    def fake_once(names: list[str], junit: Path) -> ReferenceRun:
+        calls.append(names)
+        if len(calls) == 1:  # the side-by-side run: a died at start, b failed a cell, c passed
+            cells: dict[str, list[tuple[str, float, str | None]]] = {
+                "a.ipynb": [("Cell 0", 0.0, died), ("Cell 1", 0.0, died)],
+                "b.ipynb": [("Cell 0", 0.1, None), ("Cell 1", 0.1, "AssertionError: wrong")],
+                "c.ipynb": [("Cell 0", 0.1, None)],
+            }
+            return ReferenceRun(1, "side by side", cells)
+        return ReferenceRun(1, "again", {names[0]: [("Cell 0", 0.1, died)]})  # dies again: kept as a failure
+
+    monkeypatch.setattr(sys.modules[__name__], "_run_reference_once", fake_once)
+    run = _run_reference(["a.ipynb", "b.ipynb", "c.ipynb"], tmp_path / "r.xml")
+    assert calls == [["a.ipynb", "b.ipynb", "c.ipynb"], ["a.ipynb"]]
+    assert run.retried == ["a.ipynb"]
+    assert run.cells["a.ipynb"] == [("Cell 0", 0.1, died)]
+    assert run.cells["b.ipynb"][1][2] == "AssertionError: wrong"
