@@ -43,7 +43,7 @@ from llm_client.errors import (
     RateLimitError,  # needed by ex5  # noqa: F401
     ServerError,  # needed by ex5  # noqa: F401
 )
-from llm_client.providers.log_redaction import remember_secret, secret_forms
+from llm_client.providers.log_redaction import remember_secret, secrets_pattern
 
 __all__ = [
     "check_base_url",
@@ -133,15 +133,14 @@ def redact_credentials(text: str, response: httpx.Response) -> str:
 
 
 def redact_request_credentials(text: str, request: httpx.Request) -> str:
-    """``text`` with every credential ``request`` sent replaced by ``[redacted]``,
-    as sent and percent-encoded (as a server quoting it in a URL or a message would)."""
+    """``text`` with every credential ``request`` sent replaced by ``[redacted]``, as sent and
+    percent-encoded in either case (as a server quoting it in a URL or a message would)."""
+    secrets: list[str] = []
     for name in _CREDENTIAL_HEADERS:
         value = request.headers.get(name, "")
-        for secret in (value, value.removeprefix("Bearer ").removeprefix("bearer ")):
-            if secret.strip():
-                for form in secret_forms(secret):
-                    text = text.replace(form, "[redacted]")
-    return text
+        secrets += [value, value.removeprefix("Bearer ").removeprefix("bearer ")]
+    pattern = secrets_pattern(secrets)
+    return text if pattern is None else pattern.sub("[redacted]", text)
 
 
 def redact_exception(exc: BaseException, request: httpx.Request) -> None:
@@ -270,8 +269,7 @@ def error_for_response(response: httpx.Response, *, provider: str) -> ProviderEr
     if status == 429 and _is_quota(response):
         detail = provider_message(response)
         error: ProviderError = QuotaExceededError(
-            f"{provider} answered HTTP 429 for a limit that waiting will not lift"
-            + (f": {detail}" if detail else ""),
+            f"{provider} answered HTTP 429 for a limit that waiting will not lift" + (f": {detail}" if detail else ""),
             status_code=status,
             provider_message=detail,
         )

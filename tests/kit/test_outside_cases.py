@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 import threading
 import traceback
@@ -26,7 +27,15 @@ from llm_client.errors import LLMError
 pytestmark = pytest.mark.kit
 
 KEY = "sk-kit+OUTSIDE/9f3c1e7a5b2d4c6e8a0b=="
+
+
+def _lowercase_escapes(text: str) -> str:
+    """``text`` with its percent escapes in lower case (``%2B`` -> ``%2b``), as some servers write them."""
+    return re.sub(r"%[0-9A-F]{2}", lambda match: match.group().lower(), text)
+
+
 FORMS = (KEY, quote(KEY, safe=""), quote(KEY), quote_plus(KEY))
+FORMS += tuple(_lowercase_escapes(form) for form in FORMS[1:])
 
 
 def _credential(request: bytes) -> bytes:
@@ -48,6 +57,15 @@ def bad_status_line(conn: socket.socket, request: bytes, stop: threading.Event) 
 def percent_encoded_message(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
     credential = _credential(request).decode()
     message = f"Incorrect API key {quote(credential, safe='')} ({quote_plus(credential)})"
+    body = json.dumps({"error": {"message": message}}).encode()
+    conn.sendall(
+        b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body) + body
+    )
+
+
+def lowercase_percent_encoded_message(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    credential = _credential(request).decode().removeprefix("Bearer ")
+    message = f"Key {_lowercase_escapes(quote(credential, safe=''))} or {_lowercase_escapes(quote_plus(credential))}"
     body = json.dumps({"error": {"message": message}}).encode()
     conn.sendall(
         b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body) + body
@@ -88,8 +106,20 @@ def _call(provider: OpenAIProvider | AnthropicProvider, path: str) -> LLMError:
 @pytest.mark.parametrize("provider_name", ["openai", "anthropic"])
 @pytest.mark.parametrize(
     "behaviour",
-    [bad_header_line, bad_status_line, percent_encoded_message, percent_encoded_redirect],
-    ids=["malformed-header-line", "malformed-status-line", "percent-encoded-message", "percent-encoded-redirect"],
+    [
+        bad_header_line,
+        bad_status_line,
+        percent_encoded_message,
+        lowercase_percent_encoded_message,
+        percent_encoded_redirect,
+    ],
+    ids=[
+        "malformed-header-line",
+        "malformed-status-line",
+        "percent-encoded-message",
+        "lowercase-percent-encoded-message",
+        "percent-encoded-redirect",
+    ],
 )
 def test_a_key_echoed_raw_or_percent_encoded_reaches_no_error_message_repr_or_traceback(
     behaviour: Behaviour, provider_name: str, path: str
@@ -114,6 +144,8 @@ def echoed_in_headers(conn: socket.socket, request: bytes, stop: threading.Event
         + credential
         + b"\r\nlocation: /x?k="
         + quote(credential.decode(), safe="").encode()
+        + b"&lower="
+        + _lowercase_escapes(quote(credential.decode(), safe="")).encode()
         + b"\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
         + body
     )
