@@ -205,9 +205,14 @@ def overhead(server: BenchServer, settings: Settings, sdk: bool) -> Samples:
             samples.add(
                 "sync: raw httpx", timed(n, lambda: http.post(url, json=body, headers=headers).json()["choices"])
             )
-        with httpx.Client() as http:
-            client = LLMClient(OpenAIProvider(api_key="bench", base_url=server.api_base, http_client=http))
+        with LLMClient(OpenAIProvider(api_key="bench", base_url=server.api_base)) as client:
             samples.add("sync: LLMClient", timed(n, lambda client=client: client.call(req)))  # type: ignore[misc]
+        with httpx.Client() as http:
+            given = LLMClient(OpenAIProvider(api_key="bench", base_url=server.api_base, http_client=http))
+            samples.add(
+                "sync: LLMClient, the caller's httpx.Client",
+                timed(n, lambda client=given: client.call(req)),  # type: ignore[misc]
+            )
         if sdk:
             import openai
 

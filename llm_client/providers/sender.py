@@ -8,9 +8,13 @@ raises ``httpx`` exceptions) but keeps four promises that httpx alone does not:
   body together) ends within ``timeout`` seconds, however the server paces its
   bytes: httpx's timeouts bound each read, not the attempt, so a server that
   trickles one byte at a time would otherwise hold a call forever. Past the
-  bound, ``httpx.ReadTimeout`` is raised. Sync attempts run on a (reused)
-  worker thread that the caller stops waiting for; async ones under
-  ``asyncio.timeout``.
+  bound, ``httpx.ReadTimeout`` is raised. Sync attempts through the
+  ``httpx.Client`` made here run on the caller's thread, every socket
+  operation cut to what is left of the attempt
+  (:mod:`~llm_client.providers.attempt_deadline`); through a client the
+  caller gave (any transport), or through a proxy the environment names, on
+  a reused worker thread that the caller stops waiting for. Async attempts
+  run under ``asyncio.timeout``.
 - **Bounded memory.** A body, counted after decompression, larger than
   ``max_response_bytes`` raises :class:`~llm_client.errors.ResponseTooLargeError`
   while it is read. An error body is read only up to a few kilobytes.
@@ -36,6 +40,7 @@ import contextvars
 import queue
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -46,6 +51,7 @@ import httpx
 from llm_client.checks import check_int
 from llm_client.errors import ProviderError, RedirectError
 from llm_client.providers.async_http import AsyncHTTP
+from llm_client.providers.attempt_deadline import BoundedTransport, attempt_ends
 from llm_client.providers.body import ACCEPT_ENCODING, BoundedBody
 from llm_client.providers.http import redact_credentials, redact_exception
 
@@ -93,7 +99,8 @@ class HTTPSender:
         self.provider = provider
         self.max_response_bytes = max_response_bytes
         self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client()
+        self._bounded = BoundedTransport() if http_client is None and not _proxies_in_environment() else None
+        self._http = http_client if http_client is not None else httpx.Client(transport=self._bounded)
         self._async = AsyncHTTP(async_http_client)
 
     def __repr__(self) -> str:
@@ -119,6 +126,8 @@ class HTTPSender:
         request = self._http.build_request("POST", url, json=json, headers=_asking(headers), timeout=timeout)
         wall_s = timeout + WALL_CLOCK_SLACK_S
         give_up = time.monotonic() + wall_s
+        if self._bounded is not None:
+            return self._post_here(request, timeout, give_up)
         stop = threading.Event()
         result: Future[httpx.Response] = Future()
 
@@ -139,6 +148,17 @@ class HTTPSender:
                 return result.result()
             stop.set()
             raise _timed_out(request, timeout) from None
+
+    def _post_here(self, request: httpx.Request, timeout: float, give_up: float) -> httpx.Response:
+        """One attempt on the caller's thread, its sockets bounded by ``give_up``."""
+        try:
+            with attempt_ends(give_up):
+                return self._exchange(request, timeout, give_up, _NEVER)
+        except httpx.HTTPError as exc:
+            if isinstance(exc, httpx.TimeoutException) and time.monotonic() >= give_up:
+                raise _timed_out(request, timeout) from None
+            redact_exception(exc, request)
+            raise
 
     def _exchange(
         self, request: httpx.Request, timeout: float, give_up: float, stop: threading.Event
@@ -263,6 +283,20 @@ class _Workers:
 
 
 _WORKERS = _Workers()
+
+#: The stop signal of an attempt on the caller's thread: never set (its sockets keep the bound).
+_NEVER = threading.Event()
+
+
+def _proxies_in_environment() -> bool:
+    """True when the environment names a proxy (``HTTPS_PROXY`` and the like, read as httpx reads them).
+
+    httpx routes such requests through proxy transports of its own, which a
+    client given one transport would lose; the sender then makes a plain
+    ``httpx.Client`` and bounds its attempts from a worker thread.
+    """
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
 def _in_memory(response: httpx.Response) -> bool:

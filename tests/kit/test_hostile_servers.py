@@ -150,21 +150,76 @@ def trickler(request: pytest.FixtureRequest) -> Iterator[LoopbackServer]:
         yield server
 
 
-def test_a_trickling_server_cannot_hold_one_attempt_past_its_timeout(trickler: LoopbackServer) -> None:
-    provider = OpenAIProvider(api_key="k", base_url=trickler.base_url)
+@pytest.fixture(params=["own-client", "given-client"])
+def http_client(request: pytest.FixtureRequest) -> Iterator[httpx.Client | None]:
+    """None: the provider makes its own httpx.Client (bounded on the caller's thread); or a client
+    the caller gives, with any transport (bounded from a worker thread)."""
+    if request.param == "own-client":
+        yield None
+    else:
+        with httpx.Client() as client:
+            yield client
+
+
+def test_a_trickling_server_cannot_hold_one_attempt_past_its_timeout(
+    trickler: LoopbackServer, http_client: httpx.Client | None
+) -> None:
+    provider = OpenAIProvider(api_key="k", base_url=trickler.base_url, http_client=http_client)
     with pytest.raises(LLMTimeoutError) as caught:
         provider.complete(REQ, timeout_s=TIMEOUT_S)
     assert isinstance(caught.value.__cause__, httpx.TimeoutException)
+    assert "within the attempt's timeout" in str(caught.value.__cause__)
     provider.close()
 
 
-def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(trickler: LoopbackServer) -> None:
-    provider = OpenAIProvider(api_key="k", base_url=trickler.base_url)
+def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(
+    trickler: LoopbackServer, http_client: httpx.Client | None
+) -> None:
+    provider = OpenAIProvider(api_key="k", base_url=trickler.base_url, http_client=http_client)
     with LLMClient(provider, timeout_s=TIMEOUT_S, deadline_s=1.2, max_retries=10, sleep=lambda s: None) as client:
         with pytest.raises(RetriesExhaustedError) as caught:
             client.call(REQ)
     assert isinstance(caught.value.last_error, LLMTimeoutError)
     assert trickler.requests <= 4, "each attempt is cut at its timeout, and the deadline shortens the last"
+
+
+def endless_header(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    """A header that never ends, one byte every TRICKLE_GAP_S, until the test ends or the client hangs up."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nx-slow: ")
+    while not stop.wait(TRICKLE_GAP_S):
+        conn.sendall(b"a")
+
+
+def test_a_header_that_never_ends_cannot_hold_an_attempt(http_client: httpx.Client | None) -> None:
+    outcome: list[BaseException] = []
+
+    def attempt(base_url: str) -> None:
+        provider = OpenAIProvider(api_key="k", base_url=base_url, http_client=http_client)
+        try:
+            provider.complete(REQ, timeout_s=TIMEOUT_S)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with LoopbackServer(endless_header) as server:
+        caller = threading.Thread(target=attempt, args=(server.base_url,), daemon=True)
+        caller.start()
+        caller.join(timeout=40 * TIMEOUT_S)  # far past the bound; the server's end then frees the caller
+        ended = not caller.is_alive()
+    caller.join(timeout=5)
+    assert ended, "the attempt was still reading the endless header long after its timeout"
+    assert len(outcome) == 1 and isinstance(outcome[0], LLMTimeoutError), outcome
+
+
+def test_through_a_proxy_the_environment_names_an_attempt_is_still_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    with LoopbackServer(endless_header) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        provider = OpenAIProvider(api_key="k", base_url="http://llm.example.invalid/v1")
+        with pytest.raises(LLMTimeoutError):
+            provider.complete(REQ, timeout_s=TIMEOUT_S)
+        provider.close()
+    assert proxy.requests == 1 and proxy.seen[0].startswith(b"POST http://llm.example.invalid/v1/"), "it went through"
 
 
 def test_a_trickling_server_cannot_hold_an_async_attempt_or_call(trickler: LoopbackServer) -> None:

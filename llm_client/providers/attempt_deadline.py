@@ -1,0 +1,128 @@
+"""The wall-clock bound of a sync attempt, kept by the sockets themselves.
+
+httpx's timeouts bound each socket operation, not the attempt: a server that
+sends one byte every 0.3 s never trips a 2 s read timeout. Inside
+:func:`attempt_ends`, every socket operation of a :class:`BoundedTransport`
+gets at most what is left of the attempt (``min(its own timeout, deadline -
+now)``), and one that starts with nothing left raises httpcore's timeout at
+once, so the attempt as a whole (connect, send, every read) ends by the
+deadline on the caller's own thread.
+
+The sender uses this transport for the ``httpx.Client`` it makes itself. A
+client the caller gives may carry any transport, and a proxy the environment
+names has httpx's own, so the sender bounds those attempts from a worker
+thread instead (:mod:`~llm_client.providers.sender`).
+Name resolution is the system resolver's, outside any socket timeout, as in
+httpx.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ssl
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpcore
+import httpx
+
+__all__ = ["BoundedTransport", "attempt_ends"]
+
+#: The monotonic time (seconds) at which the attempt running in this thread or task must end.
+_ENDS: contextvars.ContextVar[float | None] = contextvars.ContextVar("llm_client_attempt_ends", default=None)
+
+#: Bytes handed to one socket write, so that a server that stops reading meets the deadline too.
+_WRITE_CHUNK = 64 * 1024
+
+
+@contextmanager
+def attempt_ends(deadline: float) -> Iterator[None]:
+    """Within the block, socket operations of a BoundedTransport end by ``deadline`` (``time.monotonic()``)."""
+    token = _ENDS.set(deadline)
+    try:
+        yield
+    finally:
+        _ENDS.reset(token)
+
+
+def _left(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of the attempt; ``error`` when nothing is left."""
+    ends = _ENDS.get()
+    if ends is None:
+        return timeout
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise error("the attempt's time is up")
+    return left if timeout is None else min(timeout, left)
+
+
+class _BoundedStream(httpcore.NetworkStream):
+    """A network stream whose every operation ends by the attempt's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        for start in range(0, len(buffer), _WRITE_CHUNK):
+            self._stream.write(buffer[start : start + _WRITE_CHUNK], _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        bounded = _left(timeout, httpcore.ConnectTimeout)
+        return _BoundedStream(self._stream.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _BoundedBackend(httpcore.NetworkBackend):
+    """httpcore's sync backend, its streams bounded by the attempt's deadline."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        bounded = _left(timeout, httpcore.ConnectTimeout)
+        return _BoundedStream(self._backend.connect_tcp(host, port, bounded, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        bounded = _left(timeout, httpcore.ConnectTimeout)
+        return _BoundedStream(self._backend.connect_unix_socket(path, bounded, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class BoundedTransport(httpx.HTTPTransport):
+    """``httpx.HTTPTransport`` with httpx's default limits and TLS settings, its sockets bounded
+    by :func:`attempt_ends` (outside such a block it behaves as httpx's own)."""
+
+    def __init__(self) -> None:
+        ssl_context = httpx.create_ssl_context()
+        super().__init__(verify=ssl_context)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_BoundedBackend(),
+        )
