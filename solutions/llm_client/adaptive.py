@@ -10,7 +10,7 @@ injectable clock and sleep), but nobody gives it a rate. It learns one:
   every answer, lines the copy up with what the server said was left, minus
   what was sent since. It then sends as fast as the provider allows, burst
   included, and no faster; it only keeps back what the provider refills in
-  0.1 s, so that requests whose waiters woke late do not find it empty.
+  0.05 s, so that requests whose waiters woke late do not find it empty.
 - **From 429s**, when the answers carry no such headers: the rate drops to
   ``decrease`` times what it was (the first 429 measures what was being sent
   in the last second), and every answer then adds ``increase_per_s / rate``,
@@ -42,7 +42,7 @@ from llm_client.rate_headers import Allowance, parse_rate_limits
 __all__ = ["AdaptiveLimiter", "Turn"]
 
 _MIN_RATE_PER_S = 0.01
-_JITTER_S = 0.1  # how late a waiter may wake (a busy machine, a busy event loop) without causing a 429
+_JITTER_S = 0.05  # how late a waiter may wake (a busy machine, a busy event loop) without causing a 429
 _ROUNDED = 0.5  # a provider's "remaining" is a whole number rounded down: half a unit low on average
 _WINDOW_S = 1.0  # how far back the first 429 looks to measure the rate being sent
 _MEMORY_S = 120.0  # how long sent turns are remembered, to count what went after an answer's request

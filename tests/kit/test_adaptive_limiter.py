@@ -202,7 +202,7 @@ def test_the_answers_headers_line_the_bucket_up_with_what_the_server_has_left() 
     limiter.observe(turns[0], headers)  # 2 left (2.5 on average, as it is rounded down) after the first; 4 sent since
     assert limiter.requests_per_s == pytest.approx(7 / 8) and limiter.burst == 10
     wait = limiter.reserve().wait
-    assert wait == pytest.approx(2.5 / (7 / 8) + 0.1), "1.5 owed and this one: 2.5 units, and 0.1 s kept back"
+    assert wait == pytest.approx(2.5 / (7 / 8) + 0.05), "1.5 owed and this one: 2.5 units, and 0.05 s kept back"
 
 
 def test_acquire_sleeps_on_the_injected_sleep_and_takes_a_withdrawn_turn_again() -> None:
