@@ -222,6 +222,38 @@ def test_through_a_proxy_the_environment_names_an_attempt_is_still_bounded(monke
     assert proxy.requests == 1 and proxy.seen[0].startswith(b"POST http://llm.example.invalid/v1/"), "it went through"
 
 
+def test_a_name_resolver_that_hangs_cannot_hold_an_attempt(
+    http_client: httpx.Client | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released = threading.Event()
+    asked: list[str] = []
+
+    def hanging_getaddrinfo(host: str, *args: object, **kwargs: object) -> list[object]:
+        asked.append(host)
+        released.wait(timeout=30)  # held until the test ends
+        raise socket.gaierror(socket.EAI_NONAME, "no such name")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_getaddrinfo)
+    outcome: list[BaseException] = []
+
+    def attempt() -> None:
+        provider = OpenAIProvider(api_key="k", base_url="http://llm.example.invalid/v1", http_client=http_client)
+        try:
+            provider.complete(REQ, timeout_s=TIMEOUT_S)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=attempt, daemon=True)
+    caller.start()
+    caller.join(timeout=40 * TIMEOUT_S)
+    ended = not caller.is_alive()
+    released.set()
+    caller.join(timeout=5)
+    assert asked == ["llm.example.invalid"], "the resolver was asked"
+    assert ended, "the attempt was still waiting for the resolver long after its timeout"
+    assert len(outcome) == 1 and isinstance(outcome[0], LLMTimeoutError), outcome
+
+
 def test_a_trickling_server_cannot_hold_an_async_attempt_or_call(trickler: LoopbackServer) -> None:
     async def scenario() -> tuple[BaseException, BaseException]:
         provider = AnthropicProvider(api_key="k", base_url=trickler.base_url.removesuffix("/v1"))

@@ -6,22 +6,26 @@ sends one byte every 0.3 s never trips a 2 s read timeout. Inside
 gets at most what is left of the attempt (``min(its own timeout, deadline -
 now)``), and one that starts with nothing left raises httpcore's timeout at
 once, so the attempt as a whole (connect, send, every read) ends by the
-deadline on the caller's own thread.
+deadline on the caller's own thread. The system resolver has no timeout of
+its own, so a connection to a host name (not an IP address) is opened on a
+short-lived thread that the attempt stops waiting for at its deadline; a
+connection, once open, is kept alive and serves the attempts that follow.
 
 The sender uses this transport for the ``httpx.Client`` it makes itself. A
 client the caller gives may carry any transport, and a proxy the environment
 names has httpx's own, so the sender bounds those attempts from a worker
 thread instead (:mod:`~llm_client.providers.sender`).
-Name resolution is the system resolver's, outside any socket timeout, as in
-httpx.
 """
 
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import ssl
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
@@ -99,7 +103,11 @@ class _BoundedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         bounded = _left(timeout, httpcore.ConnectTimeout)
-        return _BoundedStream(self._backend.connect_tcp(host, port, bounded, local_address, socket_options))
+
+        def connect() -> httpcore.NetworkStream:
+            return self._backend.connect_tcp(host, port, bounded, local_address, socket_options)
+
+        return _BoundedStream(connect() if _is_address(host) else _connect_within(connect, bounded))
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -109,6 +117,39 @@ class _BoundedBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
+
+
+def _is_address(host: str) -> bool:
+    """True for an IP address (nothing to resolve), False for a host name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _connect_within(connect: Callable[[], httpcore.NetworkStream], seconds: float | None) -> httpcore.NetworkStream:
+    """``connect()`` (name resolution included) on its own thread, waited for at most ``seconds``;
+    a connection that opens after the wait ended is closed."""
+    opened: Future[httpcore.NetworkStream] = Future()
+
+    def run() -> None:
+        try:
+            opened.set_result(connect())
+        except BaseException as exc:  # handed to the waiting attempt, which raises it
+            opened.set_exception(exc)
+
+    threading.Thread(target=run, name="llm-client-connect", daemon=True).start()
+    try:
+        return opened.result(timeout=seconds)
+    except TimeoutError:
+        opened.add_done_callback(_close_if_open)
+        raise httpcore.ConnectTimeout("no connection within the attempt's time (name resolution included)") from None
+
+
+def _close_if_open(opened: Future[httpcore.NetworkStream]) -> None:
+    if opened.exception() is None:
+        opened.result().close()
 
 
 class BoundedTransport(httpx.HTTPTransport):
