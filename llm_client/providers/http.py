@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import httpx
@@ -47,6 +49,7 @@ from llm_client.providers.log_redaction import remember_secret, secrets_pattern
 
 __all__ = [
     "check_base_url",
+    "credentials_redacted",
     "error_for_response",
     "error_for_status",
     "error_for_transport",
@@ -143,6 +146,22 @@ def redact_request_credentials(text: str, request: httpx.Request) -> str:
     return text if pattern is None else pattern.sub("[redacted]", text)
 
 
+#: The attributes of the kit's errors that may quote a server (ProviderError, RedirectError).
+_QUOTING_ATTRIBUTES = ("provider_message", "location")
+
+
+@contextmanager
+def credentials_redacted(response: httpx.Response) -> Iterator[None]:
+    """Any ProviderError or httpx error raised in the block has every credential the request of
+    ``response`` sent redacted (:func:`redact_exception`): parsing quotes what the server sent."""
+    try:
+        yield
+    except (ProviderError, httpx.HTTPError) as exc:
+        with suppress(RuntimeError):  # a Response built without a request sent no credential
+            redact_exception(exc, response.request)
+        raise
+
+
 def redact_exception(exc: BaseException, request: httpx.Request) -> None:
     """Redact, in place, every credential ``request`` sent from the messages of ``exc`` and of
     the exceptions chained below it (httpx, httpcore and h11 quote a malformed status or
@@ -157,6 +176,10 @@ def redact_exception(exc: BaseException, request: httpx.Request) -> None:
         current.args = tuple(
             redact_request_credentials(arg, request) if isinstance(arg, str) else arg for arg in current.args
         )
+        for name in _QUOTING_ATTRIBUTES:
+            value = getattr(current, name, None)
+            if isinstance(value, str):
+                setattr(current, name, redact_request_credentials(value, request))
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
         pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
 

@@ -10,6 +10,7 @@ handler sees the record.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -26,8 +27,10 @@ _ESCAPE = re.compile(r"(%[0-9A-Fa-f]{2})")
 
 
 def secret_forms(secret: str) -> tuple[str, ...]:
-    """``secret`` as sent and as a server would percent-encode it into a URL or a message."""
-    return (secret, quote(secret, safe=""), quote(secret), quote_plus(secret))
+    """``secret`` as sent, as a server would percent-encode it into a URL or a message, and as
+    JSON escapes it (``/`` as ``\\/``, as some servers write it)."""
+    escaped = json.dumps(secret)[1:-1]
+    return (secret, quote(secret, safe=""), quote(secret), quote_plus(secret), escaped, escaped.replace("/", "\\/"))
 
 
 def _form_regex(form: str) -> str:

@@ -17,10 +17,12 @@ from llm_client.errors import ConfigurationError, ContentRefusedError, Malformed
 from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.providers.http import (
     check_base_url,
+    credentials_redacted,
     error_for_response,  # needed by ex5  # noqa: F401
     error_for_transport,  # needed by ex5  # noqa: F401
     json_body,
     rate_limit_headers,
+    redact_credentials,
     resolve_api_key,
 )
 from llm_client.providers.sender import DEFAULT_MAX_RESPONSE_BYTES, HTTPSender
@@ -170,9 +172,7 @@ class OpenAIProvider(HTTPProvider):
         if self._api_key:
             headers["authorization"] = f"Bearer {self._api_key}"
         elif urlsplit(self.base_url).hostname not in _LOOPBACK_HOSTS:
-            raise ConfigurationError(
-                "OpenAIProvider has no API key: pass api_key=... or set OPENAI_API_KEY"
-            )
+            raise ConfigurationError("OpenAIProvider has no API key: pass api_key=... or set OPENAI_API_KEY")
         return headers
 
     def payload(self, req: LLMRequest) -> dict[str, Any]:
@@ -203,36 +203,38 @@ class OpenAIProvider(HTTPProvider):
         A refusal, or ``finish_reason: "content_filter"`` (even with partial
         text), is a ContentRefusedError; no usable text is a MalformedResponseError.
         """
-        body = json_body(response, provider=self.name)
-        choices = body.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise MalformedResponseError(f"{self.name} answered with no choices", status_code=response.status_code)
-        choice = choices[0]
-        message = choice.get("message")
-        text = message.get("content") if isinstance(message, dict) else None
-        refusal = message.get("refusal") if isinstance(message, dict) else None
-        if isinstance(refusal, str) and refusal:
-            raise ContentRefusedError(
-                f"{self.name}: the model refused: {refusal[:200]}",
-                status_code=response.status_code,
-                provider_message=refusal[:500],
+        with credentials_redacted(response):
+            body = json_body(response, provider=self.name)
+            choices = body.get("choices")
+            if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+                raise MalformedResponseError(f"{self.name} answered with no choices", status_code=response.status_code)
+            choice = choices[0]
+            message = choice.get("message")
+            text = message.get("content") if isinstance(message, dict) else None
+            refusal = message.get("refusal") if isinstance(message, dict) else None
+            if isinstance(refusal, str) and refusal:
+                refusal = redact_credentials(refusal, response)  # before it is cut: no part of a key is left
+                raise ContentRefusedError(
+                    f"{self.name}: the model refused: {refusal[:200]}",
+                    status_code=response.status_code,
+                    provider_message=refusal[:500],
+                )
+            if choice.get("finish_reason") == "content_filter":
+                partial = f" after {len(text)} characters of partial text" if isinstance(text, str) and text else ""
+                raise ContentRefusedError(
+                    f"{self.name}: a content filter stopped the answer (finish_reason='content_filter'){partial}",
+                    status_code=response.status_code,
+                )
+            if not isinstance(text, str):
+                raise MalformedResponseError(
+                    f"{self.name} answered with no text content (finish_reason={choice.get('finish_reason')!r})",
+                    status_code=response.status_code,
+                )
+            usage = body.get("usage")
+            return LLMResponse(
+                text=text,
+                model=str(body.get("model") or ""),
+                finish_reason=choice.get("finish_reason"),
+                usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
+                headers=rate_limit_headers(response),
             )
-        if choice.get("finish_reason") == "content_filter":
-            partial = f" after {len(text)} characters of partial text" if isinstance(text, str) and text else ""
-            raise ContentRefusedError(
-                f"{self.name}: a content filter stopped the answer (finish_reason='content_filter'){partial}",
-                status_code=response.status_code,
-            )
-        if not isinstance(text, str):
-            raise MalformedResponseError(
-                f"{self.name} answered with no text content (finish_reason={choice.get('finish_reason')!r})",
-                status_code=response.status_code,
-            )
-        usage = body.get("usage")
-        return LLMResponse(
-            text=text,
-            model=str(body.get("model") or ""),
-            finish_reason=choice.get("finish_reason"),
-            usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
-            headers=rate_limit_headers(response),
-        )

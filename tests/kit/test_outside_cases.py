@@ -36,6 +36,7 @@ def _lowercase_escapes(text: str) -> str:
 
 FORMS = (KEY, quote(KEY, safe=""), quote(KEY), quote_plus(KEY))
 FORMS += tuple(_lowercase_escapes(form) for form in FORMS[1:])
+FORMS += (KEY.replace("/", "\\/"),)  # as a JSON encoder that escapes "/" writes it
 
 
 def _credential(request: bytes) -> bytes:
@@ -184,3 +185,62 @@ def test_a_key_echoed_in_response_headers_reaches_no_httpx_or_httpcore_log_recor
     assert "receive_response_headers" in text, "httpcore's DEBUG logging ran"
     for form in FORMS:
         assert form not in text, f"the key reached a log record as {form!r}"
+
+
+# -- a key quoted back in a 200 answer, where parsing builds the error ------------------------------
+
+
+def _answer(conn: socket.socket, body: bytes, extra: bytes = b"") -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" + extra
+    conn.sendall(head + b"content-length: %d\r\n\r\n" % len(body) + body)
+
+
+def _bare(request: bytes) -> str:
+    return _credential(request).decode().removeprefix("Bearer ")
+
+
+def key_as_content_encoding(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    _answer(conn, b"x", b"content-encoding: " + _bare(request).encode() + b"\r\n")
+
+
+def key_in_a_long_refusal(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    refusal = "x" * 190 + _bare(request)  # the key straddles where the message is cut
+    message = {"role": "assistant", "content": None, "refusal": refusal}
+    _answer(conn, json.dumps({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).encode())
+
+
+def key_as_finish_reason(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    key = _bare(request)
+    message = {"role": "assistant", "content": None}
+    openai = {"choices": [{"index": 0, "message": message, "finish_reason": key}]}
+    anthropic = {"type": "message", "content": [], "stop_reason": key}
+    _answer(conn, json.dumps(openai if b"/chat/completions" in request.split(b"\r\n")[0] else anthropic).encode())
+
+
+def key_json_escaped_in_a_body_that_is_not_json(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    _answer(conn, b'{"echo": "' + _bare(request).replace("/", "\\/").encode() + b'"')
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("behaviour", "providers"),
+    [
+        (key_as_content_encoding, ["openai", "anthropic"]),
+        (key_in_a_long_refusal, ["openai"]),
+        (key_as_finish_reason, ["openai", "anthropic"]),
+        (key_json_escaped_in_a_body_that_is_not_json, ["openai", "anthropic"]),
+    ],
+    ids=["content-encoding", "long-refusal", "finish-or-stop-reason", "json-escaped-in-non-json"],
+)
+def test_a_key_quoted_back_in_a_success_answer_reaches_no_error(
+    behaviour: Behaviour, providers: list[str], path: str
+) -> None:
+    for provider_name in providers:
+        with LoopbackServer(behaviour) as server:
+            error = _call(_provider(provider_name, server.base_url), path)
+        shown = "".join(traceback.format_exception(error)) + repr(error) + str(error)
+        shown += "".join(repr(getattr(error, name, "")) for name in ("location", "provider_message"))
+        for form in FORMS:
+            assert form not in shown, f"{provider_name}: the key reached the error as {form!r}"
+        assert KEY[:10] not in shown, f"{provider_name}: part of the key reached the error"
+        assert "[redacted]" in shown, f"{provider_name}: the echoed key was there to redact"

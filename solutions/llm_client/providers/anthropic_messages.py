@@ -9,7 +9,7 @@ import httpx
 from llm_client.checks import check_int
 from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
 from llm_client.providers.base import LLMResponse
-from llm_client.providers.http import json_body, rate_limit_headers, resolve_api_key
+from llm_client.providers.http import credentials_redacted, json_body, rate_limit_headers, resolve_api_key
 from llm_client.providers.openai_chat import HTTPProvider
 from llm_client.providers.sender import DEFAULT_MAX_RESPONSE_BYTES
 from llm_client.request import LLMRequest
@@ -58,9 +58,7 @@ class AnthropicProvider(HTTPProvider):
     def headers(self) -> dict[str, str]:
         """The request headers; raises ConfigurationError when the key is missing."""
         if not self._api_key:
-            raise ConfigurationError(
-                "AnthropicProvider has no API key: pass api_key=... or set ANTHROPIC_API_KEY"
-            )
+            raise ConfigurationError("AnthropicProvider has no API key: pass api_key=... or set ANTHROPIC_API_KEY")
         return {
             "x-api-key": self._api_key,
             "anthropic-version": self.api_version,
@@ -99,29 +97,30 @@ class AnthropicProvider(HTTPProvider):
         text); "max_tokens" and "model_context_window_exceeded" give a truncated
         answer (:attr:`LLMResponse.truncated`), which the client never caches.
         """
-        body = json_body(response, provider=self.name)
-        if body.get("stop_reason") == "refusal":
-            raise ContentRefusedError(
-                f"{self.name}: the model refused (stop_reason='refusal')", status_code=response.status_code
+        with credentials_redacted(response):
+            body = json_body(response, provider=self.name)
+            if body.get("stop_reason") == "refusal":
+                raise ContentRefusedError(
+                    f"{self.name}: the model refused (stop_reason='refusal')", status_code=response.status_code
+                )
+            content = body.get("content")
+            if not isinstance(content, list):
+                raise MalformedResponseError(f"{self.name} answered with no content", status_code=response.status_code)
+            texts = [
+                block["text"]
+                for block in content
+                if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+            ]
+            if not texts:
+                raise MalformedResponseError(
+                    f"{self.name} answered with no text block (stop_reason={body.get('stop_reason')!r})",
+                    status_code=response.status_code,
+                )
+            usage = body.get("usage")
+            return LLMResponse(
+                text="".join(texts),
+                model=str(body.get("model") or ""),
+                finish_reason=body.get("stop_reason"),
+                usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
+                headers=rate_limit_headers(response),
             )
-        content = body.get("content")
-        if not isinstance(content, list):
-            raise MalformedResponseError(f"{self.name} answered with no content", status_code=response.status_code)
-        texts = [
-            block["text"]
-            for block in content
-            if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
-        ]
-        if not texts:
-            raise MalformedResponseError(
-                f"{self.name} answered with no text block (stop_reason={body.get('stop_reason')!r})",
-                status_code=response.status_code,
-            )
-        usage = body.get("usage")
-        return LLMResponse(
-            text="".join(texts),
-            model=str(body.get("model") or ""),
-            finish_reason=body.get("stop_reason"),
-            usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
-            headers=rate_limit_headers(response),
-        )

@@ -140,7 +140,7 @@ class HTTPSender:
         _WORKERS.run(work)
         try:
             return result.result(timeout=wall_s)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, ProviderError) as exc:
             redact_exception(exc, request)
             raise
         except TimeoutError:
@@ -154,7 +154,7 @@ class HTTPSender:
         try:
             with attempt_ends(give_up):
                 return self._exchange(request, timeout, give_up, _NEVER)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, ProviderError) as exc:
             if isinstance(exc, httpx.TimeoutException) and time.monotonic() >= give_up:
                 raise _timed_out(request, timeout) from None
             redact_exception(exc, request)
