@@ -254,6 +254,66 @@ def test_a_name_resolver_that_hangs_cannot_hold_an_attempt(
     assert len(outcome) == 1 and isinstance(outcome[0], LLMTimeoutError), outcome
 
 
+class TricklingTLSServer:
+    """Answers a TLS ClientHello with a record header promising 16 KiB, then one byte every
+    TRICKLE_GAP_S: a handshake that never ends unless the client ends it."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.hellos = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> TricklingTLSServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2.0)
+                try:
+                    if conn.recv(65536)[:1] == b"\x16":  # a TLS handshake record: the ClientHello
+                        self.hellos += 1
+                    conn.sendall(bytes([0x16, 0x03, 0x03, 0x40, 0x00]))
+                    while not self.stop.wait(TRICKLE_GAP_S):
+                        conn.sendall(b"\x00")
+                except OSError:
+                    continue
+
+
+def test_a_tls_handshake_that_never_ends_cannot_hold_an_attempt(http_client: httpx.Client | None) -> None:
+    outcome: list[BaseException] = []
+
+    def attempt(base_url: str) -> None:
+        provider = OpenAIProvider(api_key="k", base_url=base_url, http_client=http_client)
+        try:
+            provider.complete(REQ, timeout_s=TIMEOUT_S)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with TricklingTLSServer() as server:
+        caller = threading.Thread(target=attempt, args=(f"https://127.0.0.1:{server.port}/v1",), daemon=True)
+        caller.start()
+        caller.join(timeout=40 * TIMEOUT_S)
+        ended = not caller.is_alive()
+    caller.join(timeout=5)
+    assert server.hellos >= 1, "the client began a handshake"
+    assert ended, "the attempt was still in its TLS handshake long after its timeout"
+    assert len(outcome) == 1 and isinstance(outcome[0], LLMTimeoutError), outcome
+
+
 def test_a_trickling_server_cannot_hold_an_async_attempt_or_call(trickler: LoopbackServer) -> None:
     async def scenario() -> tuple[BaseException, BaseException]:
         provider = AnthropicProvider(api_key="k", base_url=trickler.base_url.removesuffix("/v1"))

@@ -6,10 +6,12 @@ sends one byte every 0.3 s never trips a 2 s read timeout. Inside
 gets at most what is left of the attempt (``min(its own timeout, deadline -
 now)``), and one that starts with nothing left raises httpcore's timeout at
 once, so the attempt as a whole (connect, send, every read) ends by the
-deadline on the caller's own thread. The system resolver has no timeout of
-its own, so a connection to a host name (not an IP address) is opened on a
-short-lived thread that the attempt stops waiting for at its deadline; a
-connection, once open, is kept alive and serves the attempts that follow.
+deadline on the caller's own thread (a TLS handshake is one such operation:
+CPython gives the handshake as a whole the socket's timeout). The system
+resolver has no timeout of its own, so a connection to a host name (not an
+IP address) is opened on a short-lived thread that the attempt stops waiting
+for at its deadline; a connection, once open, is kept alive and serves the
+attempts that follow.
 
 The sender uses this transport for the ``httpx.Client`` it makes itself. A
 client the caller gives may carry any transport, and a proxy the environment
