@@ -13,8 +13,9 @@ raises ``httpx`` exceptions) but keeps four promises that httpx alone does not:
   operation cut to what is left of the attempt
   (:mod:`~llm_client.providers.attempt_deadline`); through a client the
   caller gave (any transport), or through a proxy the environment names, on
-  a reused worker thread that the caller stops waiting for. Async attempts
-  run under ``asyncio.timeout``.
+  a reused worker thread that the caller stops waiting for, hanging up the
+  connections the attempt opened. Async attempts run under
+  ``asyncio.timeout``.
 - **Bounded memory.** A body, counted after decompression, larger than
   ``max_response_bytes`` raises :class:`~llm_client.errors.ResponseTooLargeError`
   while it is read. An error body is read only up to a few kilobytes.
@@ -38,12 +39,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import queue
+import socket
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import httpx
@@ -130,6 +132,8 @@ class HTTPSender:
             return self._post_here(request, timeout, give_up)
         stop = threading.Event()
         result: Future[httpx.Response] = Future()
+        opened = _OpenedStreams(stop)
+        request.extensions["trace"] = opened.trace
 
         def work() -> None:
             try:
@@ -147,6 +151,7 @@ class HTTPSender:
             if result.done():  # finished just now: its own outcome, not ours
                 return result.result()
             stop.set()
+            opened.hang_up()
             raise _timed_out(request, timeout) from None
 
     def _post_here(self, request: httpx.Request, timeout: float, give_up: float) -> httpx.Response:
@@ -283,6 +288,42 @@ class _Workers:
 
 
 _WORKERS = _Workers()
+
+
+class _OpenedStreams:
+    """The connections an attempt on a worker thread opened, as httpcore's ``trace`` extension
+    reports them, so that a caller who stopped waiting can hang up on the server.
+
+    Shutting the socket down wakes the worker's blocked read, which frees the
+    worker and the caller's pooled connection even from a server that never
+    finishes its headers. A connection the attempt reused from the pool is not
+    reported, and is left to the server; a transport that is not httpcore's
+    reports nothing.
+    """
+
+    _EVENTS = ("connection.connect_tcp.complete", "connection.start_tls.complete")
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._sockets: list[Any] = []
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event in self._EVENTS:
+            sock = getattr(info.get("return_value"), "get_extra_info", lambda name: None)("socket")
+            if sock is not None:
+                with self._lock:
+                    self._sockets.append(sock)
+                if self._stop.is_set():  # opened after the caller stopped waiting
+                    self.hang_up()
+
+    def hang_up(self) -> None:
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
 
 #: The stop signal of an attempt on the caller's thread: never set (its sockets keep the bound).
 _NEVER = threading.Event()

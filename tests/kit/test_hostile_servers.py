@@ -254,6 +254,30 @@ def test_a_name_resolver_that_hangs_cannot_hold_an_attempt(
     assert len(outcome) == 1 and isinstance(outcome[0], LLMTimeoutError), outcome
 
 
+def endless_informational(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    """``100 Continue`` after ``100 Continue``, each complete, never the final response."""
+    while not stop.wait(TRICKLE_GAP_S / 2):
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+
+def answer_at_once(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(ANSWER))
+    conn.sendall(ANSWER)
+
+
+def test_a_server_that_never_finishes_its_headers_cannot_use_up_a_given_clients_pool() -> None:
+    with LoopbackServer(endless_informational) as bad, LoopbackServer(answer_at_once) as good:
+        with httpx.Client(limits=httpx.Limits(max_connections=2)) as http:
+            to_bad = OpenAIProvider(api_key="k", base_url=bad.base_url, http_client=http)
+            for _ in range(3):  # more than the pool holds
+                with pytest.raises(LLMTimeoutError):
+                    to_bad.complete(REQ, timeout_s=TIMEOUT_S)
+            to_good = OpenAIProvider(api_key="k", base_url=good.base_url, http_client=http)
+            answer = to_good.complete(REQ, timeout_s=TIMEOUT_S)
+    assert answer.text == "Hi!"
+    assert bad.requests == 3, "each attempt reached the bad server on a connection of its own"
+
+
 class TricklingTLSServer:
     """Answers a TLS ClientHello with a record header promising 16 KiB, then one byte every
     TRICKLE_GAP_S: a handshake that never ends unless the client ends it."""
