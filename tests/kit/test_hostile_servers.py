@@ -46,11 +46,14 @@ class LoopbackServer:
     """A raw HTTP/1.1 server on 127.0.0.1 that answers every request with ``behaviour``.
 
     ``requests`` counts the requests that reached it (so a test can tell a retry
-    or a followed redirect).
+    or a followed redirect). ``read`` reads one request from a connection (None
+    when the client hung up); a server that speaks something else first, such as
+    TLS, passes its own.
     """
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    def __init__(self, behaviour: Behaviour, read: Callable[[socket.socket], bytes | None] | None = None) -> None:
         self.behaviour = behaviour
+        self._read = read or _read_request  # what a request is: by default an HTTP/1.1 one
         self.stop = threading.Event()
         self.requests = 0
         self.seen: list[bytes] = []
@@ -90,7 +93,7 @@ class LoopbackServer:
         conn.settimeout(2.0)
         try:
             while not self.stop.is_set():
-                request = _read_request(conn)
+                request = self._read(conn)
                 if request is None:
                     return
                 with self._lock:
@@ -183,6 +186,31 @@ def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(
     assert trickler.requests <= 4, "each attempt is cut at its timeout, and the deadline shortens the last"
 
 
+def _attempt_on_a_thread(
+    base_url: str, http_client: httpx.Client | None
+) -> tuple[threading.Thread, list[BaseException]]:
+    """One ``complete()`` started on a thread of its own; the list receives what it raised."""
+    outcome: list[BaseException] = []
+
+    def attempt() -> None:
+        provider = OpenAIProvider(api_key="k", base_url=base_url, http_client=http_client)
+        try:
+            provider.complete(REQ, timeout_s=TIMEOUT_S)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=attempt, daemon=True)
+    caller.start()
+    return caller, outcome
+
+
+def _ends(caller: threading.Thread) -> bool:
+    """True when the attempt ended within 40 times its timeout, far past the bound (whatever
+    holds it is then released by the test, which frees the caller)."""
+    caller.join(timeout=40 * TIMEOUT_S)
+    return not caller.is_alive()
+
+
 def endless_header(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
     """A header that never ends, one byte every TRICKLE_GAP_S, until the test ends or the client hangs up."""
     conn.sendall(b"HTTP/1.1 200 OK\r\nx-slow: ")
@@ -191,20 +219,9 @@ def endless_header(conn: socket.socket, request: bytes, stop: threading.Event) -
 
 
 def test_a_header_that_never_ends_cannot_hold_an_attempt(http_client: httpx.Client | None) -> None:
-    outcome: list[BaseException] = []
-
-    def attempt(base_url: str) -> None:
-        provider = OpenAIProvider(api_key="k", base_url=base_url, http_client=http_client)
-        try:
-            provider.complete(REQ, timeout_s=TIMEOUT_S)
-        except BaseException as exc:
-            outcome.append(exc)
-
     with LoopbackServer(endless_header) as server:
-        caller = threading.Thread(target=attempt, args=(server.base_url,), daemon=True)
-        caller.start()
-        caller.join(timeout=40 * TIMEOUT_S)  # far past the bound; the server's end then frees the caller
-        ended = not caller.is_alive()
+        caller, outcome = _attempt_on_a_thread(server.base_url, http_client)
+        ended = _ends(caller)
     caller.join(timeout=5)
     assert ended, "the attempt was still reading the endless header long after its timeout"
     assert len(outcome) == 1 and isinstance(outcome[0], LLMTimeoutError), outcome
@@ -234,19 +251,8 @@ def test_a_name_resolver_that_hangs_cannot_hold_an_attempt(
         raise socket.gaierror(socket.EAI_NONAME, "no such name")
 
     monkeypatch.setattr(socket, "getaddrinfo", hanging_getaddrinfo)
-    outcome: list[BaseException] = []
-
-    def attempt() -> None:
-        provider = OpenAIProvider(api_key="k", base_url="http://llm.example.invalid/v1", http_client=http_client)
-        try:
-            provider.complete(REQ, timeout_s=TIMEOUT_S)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    caller = threading.Thread(target=attempt, daemon=True)
-    caller.start()
-    caller.join(timeout=40 * TIMEOUT_S)
-    ended = not caller.is_alive()
+    caller, outcome = _attempt_on_a_thread("http://llm.example.invalid/v1", http_client)
+    ended = _ends(caller)
     released.set()
     caller.join(timeout=5)
     assert asked == ["llm.example.invalid"], "the resolver was asked"
@@ -278,62 +284,23 @@ def test_a_server_that_never_finishes_its_headers_cannot_use_up_a_given_clients_
     assert bad.requests == 3, "each attempt reached the bad server on a connection of its own"
 
 
-class TricklingTLSServer:
-    """Answers a TLS ClientHello with a record header promising 16 KiB, then one byte every
-    TRICKLE_GAP_S: a handshake that never ends unless the client ends it."""
+def _first_bytes(conn: socket.socket) -> bytes | None:
+    return conn.recv(65536) or None
 
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.hellos = 0
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
-        self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> TricklingTLSServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self._thread.join(timeout=2)
-        self._sock.close()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2.0)
-                try:
-                    if conn.recv(65536)[:1] == b"\x16":  # a TLS handshake record: the ClientHello
-                        self.hellos += 1
-                    conn.sendall(bytes([0x16, 0x03, 0x03, 0x40, 0x00]))
-                    while not self.stop.wait(TRICKLE_GAP_S):
-                        conn.sendall(b"\x00")
-                except OSError:
-                    continue
+def endless_tls_handshake(conn: socket.socket, hello: bytes, stop: threading.Event) -> None:
+    """Answers a ClientHello with a TLS record header promising 16 KiB, then one byte every TRICKLE_GAP_S."""
+    conn.sendall(bytes([0x16, 0x03, 0x03, 0x40, 0x00]))
+    while not stop.wait(TRICKLE_GAP_S):
+        conn.sendall(b"\x00")
 
 
 def test_a_tls_handshake_that_never_ends_cannot_hold_an_attempt(http_client: httpx.Client | None) -> None:
-    outcome: list[BaseException] = []
-
-    def attempt(base_url: str) -> None:
-        provider = OpenAIProvider(api_key="k", base_url=base_url, http_client=http_client)
-        try:
-            provider.complete(REQ, timeout_s=TIMEOUT_S)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    with TricklingTLSServer() as server:
-        caller = threading.Thread(target=attempt, args=(f"https://127.0.0.1:{server.port}/v1",), daemon=True)
-        caller.start()
-        caller.join(timeout=40 * TIMEOUT_S)
-        ended = not caller.is_alive()
+    with LoopbackServer(endless_tls_handshake, read=_first_bytes) as server:
+        caller, outcome = _attempt_on_a_thread(f"https://127.0.0.1:{server.port}/v1", http_client)
+        ended = _ends(caller)
     caller.join(timeout=5)
-    assert server.hellos >= 1, "the client began a handshake"
+    assert server.seen and server.seen[0][:1] == b"\x16", "the client began a handshake (a TLS handshake record)"
     assert ended, "the attempt was still in its TLS handshake long after its timeout"
     assert len(outcome) == 1 and isinstance(outcome[0], LLMTimeoutError), outcome
 

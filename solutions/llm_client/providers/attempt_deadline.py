@@ -161,11 +161,10 @@ class BoundedTransport(httpx.HTTPTransport):
     def __init__(self) -> None:
         ssl_context = httpx.create_ssl_context()
         super().__init__(verify=ssl_context)
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
-        self._pool = httpcore.ConnectionPool(
+        self._pool = httpcore.ConnectionPool(  # httpx's default limits
             ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
             network_backend=_BoundedBackend(),
         )
