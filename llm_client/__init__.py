@@ -12,154 +12,102 @@ so one exercise's file never stops another's from loading.
 
 from __future__ import annotations
 
-import logging as _logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from llm_client import _lazy
+from llm_client._internal.lazy import PACKAGE_ALL as __all__  # noqa: F401
+from llm_client._internal.lazy import package_dir as __dir__  # noqa: F401
+from llm_client._internal.lazy import package_getattr as __getattr__  # noqa: F401
 
 if TYPE_CHECKING:
-    from llm_client.adaptive import AdaptiveLimiter
-    from llm_client.async_client import AsyncLLMClient
-    from llm_client.backoff import add_jitter, backoff_delay
-    from llm_client.batch import arun_batch, run_batch
-    from llm_client.cache_key import make_cache_key
-    from llm_client.caches import Cache, CacheWarning, MemoryCache, SQLiteCache
-    from llm_client.client import LLMClient
+    from llm_client._internal.adaptive import AdaptiveLimiter as AdaptiveLimiter
+    from llm_client._internal.async_client import AsyncLLMClient as AsyncLLMClient
+    from llm_client._internal.batch import arun_batch as arun_batch
+    from llm_client._internal.batch import run_batch as run_batch
+    from llm_client._internal.rate_limiter import RateLimiter as RateLimiter
+    from llm_client._internal.rate_limiter import estimate_tokens as estimate_tokens
+    from llm_client._internal.sqlite_cache import SQLiteCache as SQLiteCache
+    from llm_client.backoff import add_jitter as add_jitter
+    from llm_client.backoff import backoff_delay as backoff_delay
+    from llm_client.cache_key import make_cache_key as make_cache_key
+    from llm_client.caches import Cache as Cache
+    from llm_client.caches import CacheWarning as CacheWarning
+    from llm_client.caches import MemoryCache as MemoryCache
+    from llm_client.client import LLMClient as LLMClient
     from llm_client.errors import (
-        AuthenticationError,
-        ConfigurationError,
-        ContentRefusedError,
-        DeadlineExceededError,
-        InvalidRequestError,
-        LLMConnectionError,
-        LLMError,
-        LLMTimeoutError,
-        MalformedResponseError,
-        ProviderError,
-        QuotaExceededError,
-        RateLimitError,
-        RedirectError,
-        ResponseTooLargeError,
-        RetriesExhaustedError,
-        ServerError,
-        StructuredOutputError,
-        TruncatedAnswerWarning,
+        AuthenticationError as AuthenticationError,
     )
-    from llm_client.limiter import RateLimiter, TokenBucket, estimate_tokens
-    from llm_client.logs import enable_logging
+    from llm_client.errors import (
+        ConfigurationError as ConfigurationError,
+    )
+    from llm_client.errors import (
+        ContentRefusedError as ContentRefusedError,
+    )
+    from llm_client.errors import (
+        DeadlineExceededError as DeadlineExceededError,
+    )
+    from llm_client.errors import (
+        InvalidRequestError as InvalidRequestError,
+    )
+    from llm_client.errors import (
+        LLMConnectionError as LLMConnectionError,
+    )
+    from llm_client.errors import (
+        LLMError as LLMError,
+    )
+    from llm_client.errors import (
+        LLMTimeoutError as LLMTimeoutError,
+    )
+    from llm_client.errors import (
+        MalformedResponseError as MalformedResponseError,
+    )
+    from llm_client.errors import (
+        ProviderError as ProviderError,
+    )
+    from llm_client.errors import (
+        QuotaExceededError as QuotaExceededError,
+    )
+    from llm_client.errors import (
+        RateLimitError as RateLimitError,
+    )
+    from llm_client.errors import (
+        RedirectError as RedirectError,
+    )
+    from llm_client.errors import (
+        ResponseTooLargeError as ResponseTooLargeError,
+    )
+    from llm_client.errors import (
+        RetriesExhaustedError as RetriesExhaustedError,
+    )
+    from llm_client.errors import (
+        ServerError as ServerError,
+    )
+    from llm_client.errors import (
+        StructuredOutputError as StructuredOutputError,
+    )
+    from llm_client.errors import (
+        TruncatedAnswerWarning as TruncatedAnswerWarning,
+    )
+    from llm_client.limiter import TokenBucket as TokenBucket
+    from llm_client.logs import enable_logging as enable_logging
     from llm_client.providers import (
-        AnthropicProvider,
-        AsyncProvider,
-        FakeProvider,
-        LLMResponse,
-        OpenAIProvider,
-        Provider,
+        AnthropicProvider as AnthropicProvider,
     )
-    from llm_client.request import LLMRequest
-    from llm_client.retry import rate_limit_delay
-    from llm_client.retry_after import parse_retry_after
-    from llm_client.structured import parse_structured
-
-#: Each module, and the names it exports here: imported on the first use of one of them.
-_EXPORTS = _lazy.by_name(
-    {
-        "llm_client.client": ("LLMClient",),
-        "llm_client.async_client": ("AsyncLLMClient",),
-        "llm_client.request": ("LLMRequest",),
-        "llm_client.errors": (
-            "AuthenticationError",
-            "ConfigurationError",
-            "ContentRefusedError",
-            "DeadlineExceededError",
-            "InvalidRequestError",
-            "LLMConnectionError",
-            "LLMError",
-            "LLMTimeoutError",
-            "MalformedResponseError",
-            "ProviderError",
-            "QuotaExceededError",
-            "RateLimitError",
-            "RedirectError",
-            "ResponseTooLargeError",
-            "RetriesExhaustedError",
-            "ServerError",
-            "StructuredOutputError",
-            "TruncatedAnswerWarning",
-        ),
-        "llm_client.providers": (
-            "AnthropicProvider",
-            "AsyncProvider",
-            "FakeProvider",
-            "LLMResponse",
-            "OpenAIProvider",
-            "Provider",
-        ),
-        "llm_client.caches": ("Cache", "CacheWarning", "MemoryCache", "SQLiteCache"),
-        "llm_client.batch": ("arun_batch", "run_batch"),
-        "llm_client.limiter": ("RateLimiter", "TokenBucket", "estimate_tokens"),
-        "llm_client.adaptive": ("AdaptiveLimiter",),
-        "llm_client.logs": ("enable_logging",),
-        "llm_client.cache_key": ("make_cache_key",),
-        "llm_client.backoff": ("add_jitter", "backoff_delay"),
-        "llm_client.retry_after": ("parse_retry_after",),
-        "llm_client.retry": ("rate_limit_delay",),
-        "llm_client.structured": ("parse_structured",),
-    }
-)
-
-__all__ = [
-    "AdaptiveLimiter",
-    "AnthropicProvider",
-    "AsyncLLMClient",
-    "AsyncProvider",
-    "AuthenticationError",
-    "Cache",
-    "CacheWarning",
-    "ConfigurationError",
-    "ContentRefusedError",
-    "DeadlineExceededError",
-    "FakeProvider",
-    "InvalidRequestError",
-    "LLMClient",
-    "LLMConnectionError",
-    "LLMError",
-    "LLMRequest",
-    "LLMResponse",
-    "LLMTimeoutError",
-    "MalformedResponseError",
-    "MemoryCache",
-    "OpenAIProvider",
-    "Provider",
-    "ProviderError",
-    "QuotaExceededError",
-    "RateLimitError",
-    "RateLimiter",
-    "RedirectError",
-    "ResponseTooLargeError",
-    "RetriesExhaustedError",
-    "SQLiteCache",
-    "ServerError",
-    "StructuredOutputError",
-    "TokenBucket",
-    "TruncatedAnswerWarning",
-    "add_jitter",
-    "arun_batch",
-    "backoff_delay",
-    "enable_logging",
-    "estimate_tokens",
-    "make_cache_key",
-    "parse_retry_after",
-    "parse_structured",
-    "rate_limit_delay",
-    "run_batch",
-]
-
-_logging.getLogger("llm_client").addHandler(_logging.NullHandler())
-
-
-def __getattr__(name: str) -> Any:
-    return _lazy.load(__name__, _EXPORTS, name, globals())
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    from llm_client.providers import (
+        AsyncProvider as AsyncProvider,
+    )
+    from llm_client.providers import (
+        FakeProvider as FakeProvider,
+    )
+    from llm_client.providers import (
+        LLMResponse as LLMResponse,
+    )
+    from llm_client.providers import (
+        OpenAIProvider as OpenAIProvider,
+    )
+    from llm_client.providers import (
+        Provider as Provider,
+    )
+    from llm_client.request import LLMRequest as LLMRequest
+    from llm_client.retry_after import parse_retry_after as parse_retry_after
+    from llm_client.retry_after import retry_delay as retry_delay
+    from llm_client.structured import parse_structured as parse_structured

@@ -6,10 +6,10 @@ Both are small pure functions; the client combines them as
 
 from __future__ import annotations
 
-import math  # needed by ex2  # noqa: F401
+import math  # needed by ex3  # noqa: F401
 import random
 
-from llm_client.checks import check_int, check_number
+from llm_client._internal.checks import check_int, check_number
 
 __all__ = ["add_jitter", "backoff_delay"]
 
@@ -29,8 +29,8 @@ def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0) -> float
     check_int("attempt", attempt, minimum=0)
     base = check_number("base", base, minimum=0.0)
     cap = check_number("cap", cap, minimum=0.0)
-    # TODO(ex2): write backoff_delay; notebooks/03_ex2_backoff_jitter.ipynb walks you through it.
-    raise NotImplementedError("ex2: backoff_delay is not written yet (see notebooks/03_ex2_backoff_jitter.ipynb)")
+    # TODO(ex3): write backoff_delay; notebooks/03_ex3_backoff_jitter.ipynb walks you through it.
+    raise NotImplementedError("ex3: backoff_delay is not written yet (see notebooks/03_ex3_backoff_jitter.ipynb)")
 
 
 def add_jitter(delay_s: float, *, rng: random.Random | None = None) -> float:
@@ -46,5 +46,5 @@ def add_jitter(delay_s: float, *, rng: random.Random | None = None) -> float:
     delay_s = check_number("delay_s", delay_s, minimum=0.0)
     if rng is not None and not isinstance(rng, random.Random):
         raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
-    # TODO(ex2): write add_jitter; notebooks/03_ex2_backoff_jitter.ipynb walks you through it.
-    raise NotImplementedError("ex2: add_jitter is not written yet (see notebooks/03_ex2_backoff_jitter.ipynb)")
+    # TODO(ex3): write add_jitter; notebooks/03_ex3_backoff_jitter.ipynb walks you through it.
+    raise NotImplementedError("ex3: add_jitter is not written yet (see notebooks/03_ex3_backoff_jitter.ipynb)")

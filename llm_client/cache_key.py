@@ -1,11 +1,11 @@
-"""The cache key of a request (exercise 1): one key per effective input, the same in every process."""
+"""The cache key of a request (exercise 2): one key per effective input, the same in every process."""
 
 from __future__ import annotations
 
-import hashlib  # needed by ex1  # noqa: F401
-import json  # needed by ex1  # noqa: F401
+import hashlib  # needed by ex2  # noqa: F401
+import json  # needed by ex2  # noqa: F401
 import math
-from dataclasses import fields  # needed by ex1  # noqa: F401
+from dataclasses import fields  # needed by ex2  # noqa: F401
 from typing import Any
 
 from llm_client.request import LLMRequest
@@ -42,5 +42,5 @@ def make_cache_key(req: LLMRequest) -> str:
     """
     if not isinstance(req, LLMRequest):
         raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
-    # TODO(ex1): write make_cache_key; notebooks/02_ex1_cache_key.ipynb walks you through it.
-    raise NotImplementedError("ex1: make_cache_key is not written yet (see notebooks/02_ex1_cache_key.ipynb)")
+    # TODO(ex2): write make_cache_key; notebooks/02_ex2_cache_key.ipynb walks you through it.
+    raise NotImplementedError("ex2: make_cache_key is not written yet (see notebooks/02_ex2_cache_key.ipynb)")

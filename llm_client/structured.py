@@ -16,14 +16,14 @@ The flow itself is two decisions, each a plain function:
 
 from __future__ import annotations
 
-import dataclasses  # needed by ex4  # noqa: F401
+import dataclasses  # needed by ex5  # noqa: F401
 import hashlib
 import json
 import re
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError  # needed by ex4  # noqa: F401
+from pydantic import BaseModel, ValidationError  # needed by ex5  # noqa: F401
 
 from llm_client.errors import StructuredOutputError
 
@@ -66,8 +66,8 @@ def parse_structured(text: str, schema: type[T]) -> T:
     ``errors()`` shape; for text that is not JSON at all, one error of type
     ``json_invalid``), chained to the JSON or validation error.
     """
-    # TODO(ex4): write parse_structured; notebooks/06_ex4_structured_output.ipynb walks you through it.
-    raise NotImplementedError("ex4: parse_structured is not written yet (see notebooks/06_ex4_structured_output.ipynb)")
+    # TODO(ex5): write parse_structured; notebooks/05_ex5_structured_output.ipynb walks you through it.
+    raise NotImplementedError("ex5: parse_structured is not written yet (see notebooks/05_ex5_structured_output.ipynb)")
 
 
 def ask_again(req: LLMRequest, error: StructuredOutputError, *, answers: int, max_repairs: int) -> LLMRequest:
@@ -81,8 +81,8 @@ def ask_again(req: LLMRequest, error: StructuredOutputError, *, answers: int, ma
     carrying the last answer's ``raw_text`` and ``validation_errors``, chained
     to ``error``.
     """
-    # TODO(ex4): write ask_again; notebooks/06_ex4_structured_output.ipynb walks you through it.
-    raise NotImplementedError("ex4: ask_again is not written yet (see notebooks/06_ex4_structured_output.ipynb)")
+    # TODO(ex5): write ask_again; notebooks/05_ex5_structured_output.ipynb walks you through it.
+    raise NotImplementedError("ex5: ask_again is not written yet (see notebooks/05_ex5_structured_output.ipynb)")
 
 
 def structured_flow(req: LLMRequest, schema: type[T], *, max_repairs: int) -> Generator[LLMRequest, str, T]:

@@ -1,9 +1,9 @@
 """Grade one exercise from a notebook.
 
     from check import check
-    check("ex2")
+    check("ex3")
 
-runs the grader's tests for that exercise (the same tests as ``pytest -m ex2``
+runs the grader's tests for that exercise (the same tests as ``pytest -m ex3``
 in a terminal at the repository root, through the grader's own launcher) and
 prints that exercise's row of the points table, its hint, what each failing test
 expected and what it got (or the file and line of an error that keeps the
@@ -37,7 +37,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def check(exercise: str, hint: int | None = None) -> int:
-    """Run the grader for ``exercise`` ("ex1" .. "ex5", or "ex6"), print its table, return the points earned.
+    """Run the grader for ``exercise`` ("ex2" .. "ex6", or "ex7"), print its table, return the points earned.
 
     Failing tests earn no points and are listed with what went wrong; nothing
     is raised for them. ``hint`` asks for that hint of the exercise (counted
@@ -45,7 +45,7 @@ def check(exercise: str, hint: int | None = None) -> int:
     only when ``exercise`` is not an exercise id or ``hint`` not a positive int.
     """
     if not isinstance(exercise, str) or not _EXERCISE.match(exercise):
-        raise ValueError(f'exercise must be an id like "ex2", got {exercise!r}')
+        raise ValueError(f'exercise must be an id like "ex3", got {exercise!r}')
     if hint is not None and (isinstance(hint, bool) or not isinstance(hint, int) or hint < 1):
         raise ValueError(f"hint must be a hint number counted from 1, got {hint!r}")
     if not GRADER.is_dir():

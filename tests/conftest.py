@@ -110,7 +110,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def _selected_exercises(config: pytest.Config) -> set[str] | None:
-    """The exercises ``-m`` selects when it names only exercise ids ("ex2", "ex1 or ex3"), else None."""
+    """The exercises ``-m`` selects when it names only exercise ids ("ex3", "ex2 or ex4"), else None."""
     expression = (config.getoption("markexpr", "") or "").strip()
     words = expression.split()
     ids = words[::2]
@@ -124,8 +124,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
     The kit's own tests (tests/kit/, instructor copies only) test the reference, so they
     are collected with --solutions, when the package under test is the reference anyway,
-    or when named on the command line. ``-m ex2`` collects only ex2's grader file (the
-    catalog names it; each of its tests is marked ex2 and no other file's is), so a run
+    or when named on the command line. ``-m ex3`` collects only ex3's grader file (the
+    catalog names it; each of its tests is marked ex3 and no other file's is), so a run
     of one exercise imports only what that exercise's tests import.
     """
     selected = _selected_exercises(config)

@@ -17,7 +17,7 @@ Usage (from the repository root)::
 
 Library use (the kit's tests build partly solved packages with it)::
 
-    generate_package(dest, keep={"ex2"})        # every block stubbed except ex2's
+    generate_package(dest, keep={"ex3"})        # every block stubbed except ex3's
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def find_blocks(text: str, *, path: str, known: Iterable[str]) -> list[Block]:
                 raise MarkerError(f"{where}: BEGIN SOLUTION inside the block opened at line {open_at + 1}")
             ex_id = begin["id"]
             if ex_id is None:
-                raise MarkerError(f"{where}: BEGIN SOLUTION names no exercise (write '# BEGIN SOLUTION ex1')")
+                raise MarkerError(f"{where}: BEGIN SOLUTION names no exercise (write '# BEGIN SOLUTION ex2')")
             if ex_id not in known_ids:
                 raise MarkerError(f"{where}: BEGIN SOLUTION names {ex_id!r}, which is not in {CATALOG_PATH.name}")
             open_at, open_id, open_indent = index, ex_id, begin["indent"]

@@ -67,7 +67,7 @@ def grade(
 ) -> Grade:
     """Run the grader of ``root`` on ``package_parent/llm_client``; return its report and output.
 
-    ``args`` are extra pytest arguments; ``["-m", "ex2"]`` grades one exercise.
+    ``args`` are extra pytest arguments; ``["-m", "ex3"]`` grades one exercise.
     Raises RuntimeError when the run wrote no report.
     """
     if not (package_parent / PACKAGE / "__init__.py").is_file():
@@ -101,7 +101,7 @@ def grade_many(
 ) -> dict[str, Grade]:
     """Grade several packages at once, at most ``workers`` together; results by the same names.
 
-    ``args`` gives extra pytest arguments per name (``["-m", "ex2"]`` grades one exercise);
+    ``args`` gives extra pytest arguments per name (``["-m", "ex3"]`` grades one exercise);
     ``timeout_s`` bounds each grading, in seconds.
     """
     extra = {name: list(extra_args) for name, extra_args in (args or {}).items()}

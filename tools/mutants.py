@@ -59,10 +59,10 @@ _HTTP_DATE_PARSED = (
 
 
 MUTANTS: tuple[Mutant, ...] = (
-    # -- ex1: the cache key -------------------------------------------------------------------
+    # -- ex2: the cache key -------------------------------------------------------------------
     Mutant(
         "key_misses_system_prompt",
-        "ex1",
+        "ex2",
         "cache_key.py",
         "for field in fields(req)}",
         'for field in fields(req) if field.name != "system_prompt"}',
@@ -70,7 +70,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_misses_sampling_settings",
-        "ex1",
+        "ex2",
         "cache_key.py",
         "for field in fields(req)}",
         'for field in fields(req) if field.name not in ("top_p", "stop", "max_tokens")}',
@@ -78,7 +78,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_uses_builtin_hash",
-        "ex1",
+        "ex2",
         "cache_key.py",
         'return hashlib.sha256(raw.encode("utf-8")).hexdigest()',
         'return format(hash(raw) % 2**64, "016x") * 4',
@@ -86,7 +86,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_without_canonical_numbers",
-        "ex1",
+        "ex2",
         "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}",
         "canonical = {field.name: getattr(req, field.name) for field in fields(req)}",
@@ -94,7 +94,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_glues_strings",
-        "ex1",
+        "ex2",
         "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         'raw = "".join(str(canonical[name]) for name in sorted(canonical))',
@@ -102,7 +102,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_joins_values_with_a_separator",
-        "ex1",
+        "ex2",
         "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         'raw = "|".join(str(canonical[field.name]) for field in fields(req))',
@@ -110,7 +110,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_joins_names_and_values",
-        "ex1",
+        "ex2",
         "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         'raw = ";".join(f"{name}={value}" for name, value in sorted(canonical.items()))',
@@ -118,7 +118,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_stringifies_values",
-        "ex1",
+        "ex2",
         "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}",
         "canonical = {field.name: str(_canonical(getattr(req, field.name))) for field in fields(req)}",
@@ -126,7 +126,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_joins_stop_sequences",
-        "ex1",
+        "ex2",
         "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
@@ -135,7 +135,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_rounds_numbers",
-        "ex1",
+        "ex2",
         "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
@@ -144,7 +144,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_normalizes_text",
-        "ex1",
+        "ex2",
         "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
@@ -153,7 +153,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_drops_non_ascii",
-        "ex1",
+        "ex2",
         "cache_key.py",
         'return hashlib.sha256(raw.encode("utf-8")).hexdigest()',
         'return hashlib.sha256(raw.encode("ascii", "ignore")).hexdigest()',
@@ -161,7 +161,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_truncates_long_values",
-        "ex1",
+        "ex2",
         "cache_key.py",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n",
         "canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}\n"
@@ -170,16 +170,16 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_from_repr",
-        "ex1",
+        "ex2",
         "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         "raw = repr(req)",
         "the dataclass repr writes temperature=0 and temperature=0.0 differently",
     ),
-    # -- ex2: backoff and jitter ---------------------------------------------------------------
+    # -- ex3: backoff and jitter ---------------------------------------------------------------
     Mutant(
         "backoff_without_cap",
-        "ex2",
+        "ex3",
         "backoff.py",
         "    if attempt >= math.log2(cap) - math.log2(base):\n"
         "        return cap\n"
@@ -189,7 +189,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_off_by_one",
-        "ex2",
+        "ex3",
         "backoff.py",
         "    return min(cap, math.ldexp(base, attempt))",
         "    return min(cap, math.ldexp(base, attempt + 1))",
@@ -197,7 +197,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_overflows",
-        "ex2",
+        "ex3",
         "backoff.py",
         "    if attempt >= math.log2(cap) - math.log2(base):\n        return cap\n",
         "    if base * 2**attempt >= cap:\n        return cap\n",
@@ -205,7 +205,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_cap_over_base_overflows",
-        "ex2",
+        "ex3",
         "backoff.py",
         "if attempt >= math.log2(cap) - math.log2(base):",
         "if attempt >= math.log2(cap / base):",
@@ -213,7 +213,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "jitter_never_below_half",
-        "ex2",
+        "ex3",
         "backoff.py",
         "return source.uniform(0.0, delay_s)",
         "return source.uniform(delay_s / 2, delay_s)",
@@ -221,7 +221,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "jitter_ignores_rng",
-        "ex2",
+        "ex3",
         "backoff.py",
         "source = rng if rng is not None else random",
         "source = random",
@@ -229,7 +229,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_zero_base_crashes",
-        "ex2",
+        "ex3",
         "backoff.py",
         "    if base == 0.0 or cap == 0.0:\n        return 0.0\n",
         "",
@@ -237,7 +237,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_zero_cap_crashes",
-        "ex2",
+        "ex3",
         "backoff.py",
         "if base == 0.0 or cap == 0.0:",
         "if base == 0.0:",
@@ -245,7 +245,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_overflow_means_cap",
-        "ex2",
+        "ex3",
         "backoff.py",
         "    if attempt >= math.log2(cap) - math.log2(base):\n"
         "        return cap\n"
@@ -258,7 +258,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_int_power_after_log_test",
-        "ex2",
+        "ex3",
         "backoff.py",
         "return min(cap, math.ldexp(base, attempt))",
         "return min(cap, base * 2**attempt)",
@@ -266,7 +266,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_float_power_after_log_test",
-        "ex2",
+        "ex3",
         "backoff.py",
         "return min(cap, math.ldexp(base, attempt))",
         "return min(cap, base * 2.0**attempt)",
@@ -274,7 +274,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_exponent_clamped",
-        "ex2",
+        "ex3",
         "backoff.py",
         "return min(cap, math.ldexp(base, attempt))",
         "return min(cap, math.ldexp(base, min(attempt, 64)))",
@@ -282,7 +282,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_threshold_truncated",
-        "ex2",
+        "ex3",
         "backoff.py",
         "if attempt >= math.log2(cap) - math.log2(base):",
         "if attempt >= int(math.log2(cap) - math.log2(base)):",
@@ -290,7 +290,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "jitter_added_to_the_delay",
-        "ex2",
+        "ex3",
         "backoff.py",
         "return source.uniform(0.0, delay_s)",
         "return delay_s + source.uniform(0.0, delay_s)",
@@ -298,7 +298,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "jitter_in_whole_seconds",
-        "ex2",
+        "ex3",
         "backoff.py",
         "return source.uniform(0.0, delay_s)",
         "return float(source.randint(0, int(delay_s)))",
@@ -306,7 +306,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "jitter_not_scaled",
-        "ex2",
+        "ex3",
         "backoff.py",
         "return source.uniform(0.0, delay_s)",
         "return source.random()",
@@ -314,7 +314,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "jitter_short_of_the_delay",
-        "ex2",
+        "ex3",
         "backoff.py",
         "return source.uniform(0.0, delay_s)",
         "return source.uniform(0.0, 0.95 * delay_s)",
@@ -322,16 +322,16 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "jitter_fixed_seed_without_rng",
-        "ex2",
+        "ex3",
         "backoff.py",
         "source = rng if rng is not None else random",
         "source = rng if rng is not None else random.Random(0)",
         "without rng, a fresh Random(0) gives every caller the same wait: no spreading at all",
     ),
-    # -- ex3: rate limits ----------------------------------------------------------------------
+    # -- ex4: rate limits ----------------------------------------------------------------------
     Mutant(
         "retry_after_ignored",
-        "ex3",
+        "ex4",
         "retry.py",
         "    if error.retry_after is not None and error.retry_after <= max_retry_after_s:\n"
         "        return error.retry_after\n",
@@ -340,7 +340,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "retry_after_without_cap",
-        "ex3",
+        "ex4",
         "retry.py",
         "if error.retry_after is not None and error.retry_after <= max_retry_after_s:",
         "if error.retry_after is not None:",
@@ -348,7 +348,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "retry_after_zero_is_falsy",
-        "ex3",
+        "ex4",
         "retry.py",
         "if error.retry_after is not None and error.retry_after <= max_retry_after_s:",
         "if error.retry_after and error.retry_after <= max_retry_after_s:",
@@ -356,7 +356,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "http_date_not_understood",
-        "ex3",
+        "ex4",
         "retry_after.py",
         "        when = parsedate_to_datetime(value)\n",
         "        raise ValueError(value)\n",
@@ -364,7 +364,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "retry_after_ms_read_as_seconds",
-        "ex3",
+        "ex4",
         "retry_after.py",
         "return millis / 1000.0",
         "return millis",
@@ -372,7 +372,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "header_names_case_sensitive",
-        "ex3",
+        "ex4",
         "retry_after.py",
         "lowered = {str(name).lower(): str(value).strip() for name, value in headers.items()}",
         "lowered = {str(name): str(value).strip() for name, value in headers.items()}",
@@ -380,15 +380,15 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "past_date_negative",
-        "ex3",
+        "ex4",
         "retry_after.py",
         "return max(0.0, when.timestamp() - now)",
         "return when.timestamp() - now",
         "a date in the past gives a negative wait",
     ),
     Mutant(
-        "rate_limit_delay_sleeps_itself",
-        "ex3",
+        "retry_delay_sleeps_itself",
+        "ex4",
         "retry.py",
         "        return error.retry_after\n",
         "        import time\n\n        time.sleep(error.retry_after)\n        return error.retry_after\n",
@@ -396,7 +396,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "unusable_retry_after_ms_gives_none",
-        "ex3",
+        "ex4",
         "retry_after.py",
         '    millis = _parse_seconds(lowered.get("retry-after-ms"))\n'
         "    if millis is not None:\n"
@@ -408,7 +408,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "http_date_through_local_time",
-        "ex3",
+        "ex4",
         "retry_after.py",
         "return max(0.0, when.timestamp() - now)",
         "return max(0.0, time.mktime(when.timetuple()) - now)",
@@ -416,7 +416,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "http_date_naive_strptime",
-        "ex3",
+        "ex4",
         "retry_after.py",
         _HTTP_DATE_PARSED,
         "    from datetime import datetime\n\n"
@@ -428,7 +428,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "http_date_naive_result_taken_as_local",
-        "ex3",
+        "ex4",
         "retry_after.py",
         _HTTP_DATE_PARSED,
         "    try:\n"
@@ -439,7 +439,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "retry_after_clamped_to_the_cap",
-        "ex3",
+        "ex4",
         "retry.py",
         "    if error.retry_after is not None and error.retry_after <= max_retry_after_s:\n"
         "        return error.retry_after\n",
@@ -449,7 +449,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_drawn_before_it_is_needed",
-        "ex3",
+        "ex4",
         "retry.py",
         "    if error.retry_after is not None and error.retry_after <= max_retry_after_s:\n"
         "        return error.retry_after\n"
@@ -462,7 +462,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "retry_after_cap_exclusive",
-        "ex3",
+        "ex4",
         "retry.py",
         "error.retry_after <= max_retry_after_s:",
         "error.retry_after < max_retry_after_s:",
@@ -470,7 +470,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "retry_after_nan_accepted",
-        "ex3",
+        "ex4",
         "retry_after.py",
         "    seconds = _parse_seconds(value)\n",
         "    try:\n        seconds = float(value)\n    except ValueError:\n        seconds = None\n",
@@ -478,7 +478,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "retry_after_whole_seconds_only",
-        "ex3",
+        "ex4",
         "retry_after.py",
         "    seconds = _parse_seconds(value)\n",
         "    seconds = float(value) if value.isdigit() else None\n",
@@ -486,16 +486,16 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "http_date_ignores_now",
-        "ex3",
+        "ex4",
         "retry_after.py",
         "return max(0.0, when.timestamp() - now)",
         "return max(0.0, when.timestamp() - time.time())",
         "the date is measured from the clock, not from the now given",
     ),
-    # -- ex4: structured output ----------------------------------------------------------------
+    # -- ex5: structured output ----------------------------------------------------------------
     Mutant(
         "fence_not_stripped",
-        "ex4",
+        "ex5",
         "structured.py",
         "candidate = extract_json(text)",
         "candidate = text",
@@ -503,7 +503,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "validation_error_leaks",
-        "ex4",
+        "ex5",
         "structured.py",
         "    try:\n        return schema.model_validate(data)\n    except ValidationError as exc:",
         "    try:\n        return schema.model_validate(data)\n    except KeyError as exc:",
@@ -511,7 +511,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "rejected_answer_not_shown",
-        "ex4",
+        "ex5",
         "structured.py",
         "prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))",
         'prompt=repair_prompt(req.prompt, "", error.validation_errors))',
@@ -519,7 +519,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "errors_not_fed_back",
-        "ex4",
+        "ex5",
         "structured.py",
         "return dataclasses.replace(req, prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))",
         "return req",
@@ -527,7 +527,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "one_repair_too_many",
-        "ex4",
+        "ex5",
         "structured.py",
         "if answers > max_repairs:",
         "if answers > max_repairs + 1:",
@@ -535,7 +535,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "give_up_without_the_last_answer",
-        "ex4",
+        "ex5",
         "structured.py",
         "raw_text=error.raw_text,\n            validation_errors=error.validation_errors,\n        ) from error",
         'raw_text="",\n            validation_errors=[],\n        ) from error',
@@ -543,7 +543,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "repair_drops_the_request_settings",
-        "ex4",
+        "ex5",
         "structured.py",
         "return dataclasses.replace(req, prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))",
         "return type(req)(model=req.model, prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))",
@@ -551,7 +551,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "repair_forgets_the_task",
-        "ex4",
+        "ex5",
         "structured.py",
         "prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))",
         'prompt=repair_prompt("Fix your previous answer.", error.raw_text, error.validation_errors))',
@@ -559,7 +559,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "final_error_not_chained",
-        "ex4",
+        "ex5",
         "structured.py",
         "            validation_errors=error.validation_errors,\n        ) from error",
         "            validation_errors=error.validation_errors,\n        ) from None",
@@ -567,7 +567,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "fence_stripped_by_hand",
-        "ex4",
+        "ex5",
         "structured.py",
         "candidate = extract_json(text)",
         'candidate = text.strip().removeprefix("```json").removesuffix("```")',
@@ -575,7 +575,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "validation_errors_without_their_location",
-        "ex4",
+        "ex5",
         "structured.py",
         'errors = [{"type": e["type"], "loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]',
         'errors = [{"type": e["type"], "msg": e["msg"]} for e in exc.errors()]',
@@ -583,7 +583,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "validation_error_not_chained",
-        "ex4",
+        "ex5",
         "structured.py",
         "            validation_errors=errors,\n        ) from exc",
         "            validation_errors=errors,\n        ) from None",
@@ -591,7 +591,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "json_error_in_another_shape",
-        "ex4",
+        "ex5",
         "structured.py",
         'validation_errors=[{"type": "json_invalid", "loc": (), "msg": f"Invalid JSON: {exc}"}],',
         'validation_errors=[{"type": "value_error", "loc": ("text",), "msg": str(exc)}],',
@@ -599,7 +599,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "raw_text_is_the_extracted_json",
-        "ex4",
+        "ex5",
         "structured.py",
         "raw_text=text,",
         "raw_text=candidate,",
@@ -608,7 +608,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "schema_called_with_keywords",
-        "ex4",
+        "ex5",
         "structured.py",
         "        return schema.model_validate(data)\n",
         "        return schema(**data)\n",
@@ -616,7 +616,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "give_up_reraises_the_last_error",
-        "ex4",
+        "ex5",
         "structured.py",
         "    if answers > max_repairs:\n        raise StructuredOutputError(",
         "    if answers > max_repairs:\n        raise error\n        raise StructuredOutputError(",
@@ -624,32 +624,32 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "one_repair_too_few",
-        "ex4",
+        "ex5",
         "structured.py",
         "if answers > max_repairs:",
         "if answers >= max_repairs:",
         "one repair too few: max_repairs counts the first answer",
     ),
-    # -- ex5: the provider call ----------------------------------------------------------------
+    # -- ex6: the provider call ----------------------------------------------------------------
     Mutant(
         "no_timeout_passed",
-        "ex5",
-        "providers/openai_chat.py",
+        "ex6",
+        "providers/http.py",
         "response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)",
         "response = self._http.post(self.url, json=self.payload(req), headers=headers)",
         "the per-attempt timeout never reaches httpx",
     ),
     Mutant(
         "cause_not_chained",
-        "ex5",
-        "providers/openai_chat.py",
+        "ex6",
+        "providers/http.py",
         "raise error_for_transport(exc, provider=self.name) from exc",
         "raise error_for_transport(exc, provider=self.name) from None",
         "the httpx exception is dropped from the chain",
     ),
     Mutant(
         "client_errors_retried",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "    if 400 <= status < 500:\n        return InvalidRequestError(described, **kwargs)",
         "    if 400 <= status < 500:\n        return ServerError(described, **kwargs)",
@@ -657,7 +657,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "auth_is_plain_invalid_request",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "if status in (401, 403):",
         "if status in ():",
@@ -665,7 +665,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "rate_limit_without_retry_after",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "retry_after=parse_retry_after(response.headers)",
         "retry_after=None",
@@ -673,7 +673,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "request_timeout_408_not_retried",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "    if status == 408:\n        return LLMTimeoutError(described, **kwargs)\n",
         "",
@@ -681,7 +681,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "conflict_409_not_retried",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "if status == 409 or status >= 500:",
         "if status >= 500:",
@@ -689,7 +689,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "unexpected_status_is_invalid_request",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "    if 400 <= status < 500:\n        return InvalidRequestError(described, **kwargs)\n"
         "    return MalformedResponseError(described, **kwargs)\n",
@@ -698,7 +698,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "overloaded_529_not_server_error",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "if status == 409 or status >= 500:",
         "if status == 409 or 500 <= status <= 504:",
@@ -706,7 +706,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "timeout_is_connection_error",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "    if isinstance(exc, httpx.TimeoutException):\n"
         '        return LLMTimeoutError(f"{provider} did not answer in time ({type(exc).__name__})")\n',
@@ -715,7 +715,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "unsupported_protocol_retried",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "    if isinstance(exc, httpx.UnsupportedProtocol):\n"
         '        return ConfigurationError(f"{provider}: unsupported URL ({exc})")\n',
@@ -724,7 +724,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "provider_message_dropped",
-        "ex5",
+        "ex6",
         "providers/http.py",
         'kwargs: dict[str, Any] = {"status_code": status, "provider_message": detail}',
         'kwargs: dict[str, Any] = {"status_code": status}',
@@ -732,7 +732,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "only_listed_4xx_are_invalid_requests",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "    if 400 <= status < 500:\n        return InvalidRequestError(described, **kwargs)",
         "    if status in (400, 404, 422):\n        return InvalidRequestError(described, **kwargs)",
@@ -740,8 +740,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "complete_retries_server_errors",
-        "ex5",
-        "providers/openai_chat.py",
+        "ex6",
+        "providers/http.py",
         "        try:\n"
         "            response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)\n"
         "        except httpx.HTTPError as exc:\n"
@@ -759,8 +759,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "complete_retries_timeouts",
-        "ex5",
-        "providers/openai_chat.py",
+        "ex6",
+        "providers/http.py",
         "            response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)\n"
         "        except httpx.HTTPError as exc:\n",
         "            try:\n"
@@ -776,7 +776,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "error_message_holds_the_body",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "        return AuthenticationError(described, **kwargs)",
         '        return AuthenticationError(f"{provider} answered HTTP {status}: {response.text}", **kwargs)',
@@ -784,7 +784,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "provider_message_read_raw",
-        "ex5",
+        "ex6",
         "providers/http.py",
         'kwargs: dict[str, Any] = {"status_code": status, "provider_message": detail}',
         'kwargs: dict[str, Any] = {"status_code": status, "provider_message": response.json()["error"]["message"]}',
@@ -792,7 +792,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "error_for_status_raises",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "        return ServerError(described, **kwargs)",
         "        raise ServerError(described, **kwargs)",
@@ -800,7 +800,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "error_for_transport_raises",
-        "ex5",
+        "ex6",
         "providers/http.py",
         '        return LLMConnectionError(f"{provider}: connection failed ({type(exc).__name__}: {exc})")',
         '        raise LLMConnectionError(f"{provider}: connection failed ({type(exc).__name__}: {exc})")',
@@ -808,7 +808,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "server_errors_without_provider_message",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "        return ServerError(described, **kwargs)",
         "        return ServerError(described, status_code=status)",
@@ -816,7 +816,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "some_timeouts_are_connection_errors",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "if isinstance(exc, httpx.TimeoutException):",
         "if isinstance(exc, (httpx.ReadTimeout, httpx.ConnectTimeout)):",
@@ -824,40 +824,40 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "only_transport_errors_caught",
-        "ex5",
-        "providers/openai_chat.py",
+        "ex6",
+        "providers/http.py",
         "        except httpx.HTTPError as exc:\n            raise error_for_transport(",
         "        except httpx.TransportError as exc:\n            raise error_for_transport(",
         "an httpx.DecodingError or TooManyRedirects escapes as a raw httpx exception",
     ),
     Mutant(
         "programming_errors_wrapped",
-        "ex5",
-        "providers/openai_chat.py",
+        "ex6",
+        "providers/http.py",
         "        except httpx.HTTPError as exc:\n            raise error_for_transport(",
         "        except Exception as exc:\n            raise error_for_transport(",
         "a bug below complete() becomes a retryable LLMConnectionError",
     ),
     Mutant(
         "only_200_is_a_success",
-        "ex5",
-        "providers/openai_chat.py",
+        "ex6",
+        "providers/http.py",
         "if not response.is_success:",
         "if response.status_code != 200:",
         "a 201 or 203 with a valid answer is an error",
     ),
     Mutant(
         "retry_after_read_by_hand",
-        "ex5",
+        "ex6",
         "providers/http.py",
         "retry_after=parse_retry_after(response.headers)",
         'retry_after=float(response.headers["retry-after"]) if "retry-after" in response.headers else None',
         "the 429's wait is read from Retry-After only: retry-after-ms and HTTP-dates are lost",
     ),
-    # -- ex6 (optional): the token bucket -------------------------------------------------------
+    # -- ex7 (optional): the token bucket -------------------------------------------------------
     Mutant(
         "bucket_refills_past_capacity",
-        "ex6",
+        "ex7",
         "limiter.py",
         "self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)",
         "self.tokens = self.tokens + (now - self.updated) * self.rate",
@@ -865,7 +865,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_never_lends",
-        "ex6",
+        "ex7",
         "limiter.py",
         "        self.tokens -= amount\n",
         "        self.tokens = max(0.0, self.tokens - amount)\n",
@@ -873,7 +873,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_wait_ignores_rate",
-        "ex6",
+        "ex7",
         "limiter.py",
         "return -self.tokens / self.rate",
         "return -self.tokens",
@@ -881,7 +881,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_ignores_amount",
-        "ex6",
+        "ex7",
         "limiter.py",
         "        self.tokens -= amount\n",
         "        self.tokens -= 1.0\n",
@@ -889,7 +889,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_updated_goes_back",
-        "ex6",
+        "ex7",
         "limiter.py",
         "            self.updated = now\n        self.tokens -= amount\n",
         "        self.updated = now\n        self.tokens -= amount\n",
@@ -897,7 +897,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_sleeps_itself",
-        "ex6",
+        "ex7",
         "limiter.py",
         "        return -self.tokens / self.rate\n",
         "        time.sleep(-self.tokens / self.rate)\n        return -self.tokens / self.rate\n",
@@ -905,7 +905,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_forgives_debt",
-        "ex6",
+        "ex7",
         "limiter.py",
         "self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)",
         "self.tokens = min(self.capacity, max(0.0, self.tokens) + (now - self.updated) * self.rate)",
@@ -913,7 +913,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_waits_for_the_whole_amount",
-        "ex6",
+        "ex7",
         "limiter.py",
         "return -self.tokens / self.rate",
         "return amount / self.rate",
@@ -921,7 +921,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_waits_whole_tokens",
-        "ex6",
+        "ex7",
         "limiter.py",
         "return -self.tokens / self.rate",
         "return math.ceil(-self.tokens) / self.rate",
@@ -929,7 +929,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_reads_the_clock",
-        "ex6",
+        "ex7",
         "limiter.py",
         "        if now > self.updated:\n",
         "        now = time.monotonic()\n        if now > self.updated:\n",
@@ -937,7 +937,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_caps_before_refilling",
-        "ex6",
+        "ex7",
         "limiter.py",
         "self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)",
         "self.tokens = min(self.capacity, self.tokens) + (now - self.updated) * self.rate",
@@ -945,16 +945,16 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_refills_backwards",
-        "ex6",
+        "ex7",
         "limiter.py",
         "if now > self.updated:",
         "if now != self.updated:",
         "a clock reading earlier than the last one removes tokens",
     ),
-    # -- ex7: the retry loop -------------------------------------------------------------------
+    # -- ex1: the retry loop -------------------------------------------------------------------
     Mutant(
         "every_error_retried",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         "    if not error.retryable:\n",
         "    if not isinstance(error, LLMError):\n",
@@ -962,7 +962,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "one_attempt_too_few",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         "if attempt >= state.policy.max_retries:",
         "if attempt + 1 >= state.policy.max_retries:",
@@ -970,7 +970,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "last_error_not_chained",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         "        ) from error\n",
         "        ) from None\n",
@@ -979,7 +979,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "attempts_miscounted",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         "attempts_made = attempt + 1",
         "attempts_made = attempt",
@@ -987,7 +987,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "retry_after_ignored_by_the_loop",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         "sleep_s = state.rate_limit_wait(error, attempt)",
         "sleep_s = state.backoff(attempt)",
@@ -995,7 +995,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "deadline_ignores_the_wait",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         "if deadline is not None and state.elapsed() + sleep_s > deadline:",
         "if deadline is not None and state.elapsed() > deadline:",
@@ -1003,7 +1003,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "deadline_refuses_an_exact_fit",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         "if deadline is not None and state.elapsed() + sleep_s > deadline:",
         "if deadline is not None and state.elapsed() + sleep_s >= deadline:",
@@ -1011,7 +1011,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "deadline_reported_as_exhausted",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         "        raise DeadlineExceededError(\n",
         "        raise RetriesExhaustedError(\n",
@@ -1019,7 +1019,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "failed_attempt_logged_at_debug",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         'state.log(logging.WARNING, "llm.attempt_failed"',
         'state.log(logging.DEBUG, "llm.attempt_failed"',
@@ -1027,7 +1027,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "retry_not_logged",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         "    state.log(logging.INFO, \"llm.retry_scheduled\", attempt, error_type=error_type, sleep_s=sleep_s)\n",
         "",
@@ -1035,7 +1035,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "failure_logs_elapsed_as_latency",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         '"llm.attempt_failed", attempt, latency_s=state.latency(),',
         '"llm.attempt_failed", attempt, latency_s=state.elapsed(),',
@@ -1043,7 +1043,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "not_retryable_gave_up_silently",
-        "ex7",
+        "ex1",
         "retry_loop.py",
         'state.log(logging.ERROR, "llm.gave_up", attempt, error_type=error_type, reason="not_retryable")\n'
         "        raise error\n",
@@ -1052,7 +1052,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "transport_error_shows_the_request_headers",
-        "ex5",
+        "ex6",
         "providers/http.py",
         'return LLMConnectionError(f"{provider}: connection failed ({type(exc).__name__}: {exc})")',
         'return LLMConnectionError(f"{provider}: connection failed ({exc}; headers {dict(exc.request.headers)})")',
@@ -1060,8 +1060,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "complete_raises_error_for_status",
-        "ex5",
-        "providers/openai_chat.py",
+        "ex6",
+        "providers/http.py",
         "            raise error_for_response(response, provider=self.name)\n        return self.parse(response)",
         "            from llm_client.providers.http import error_for_status\n\n"
         "            raise error_for_status(response, provider=self.name)\n        return self.parse(response)",
@@ -1069,7 +1069,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "structured_errors_kept_whole",
-        "ex4",
+        "ex5",
         "structured.py",
         'errors = [{"type": e["type"], "loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]',
         "errors = [dict(e) for e in exc.errors()]",
@@ -1082,7 +1082,7 @@ MUTANTS: tuple[Mutant, ...] = (
 ALTERNATIVES: tuple[Mutant, ...] = (
     Mutant(
         "jitter_from_the_top",
-        "ex2",
+        "ex3",
         "backoff.py",
         "return source.uniform(0.0, delay_s)",
         "return delay_s * (1.0 - source.random())",
@@ -1090,7 +1090,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     ),
     Mutant(
         "jitter_uniform_reversed",
-        "ex2",
+        "ex3",
         "backoff.py",
         "return source.uniform(0.0, delay_s)",
         "return source.uniform(delay_s, 0.0)",
@@ -1098,7 +1098,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_json_list_of_values",
-        "ex1",
+        "ex2",
         "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         "raw = json.dumps([canonical[field.name] for field in fields(req)])",
@@ -1106,7 +1106,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_without_none_fields",
-        "ex1",
+        "ex2",
         "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         "raw = json.dumps({k: v for k, v in canonical.items() if v is not None}, sort_keys=True)",
@@ -1114,7 +1114,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     ),
     Mutant(
         "key_repr_of_sorted_items",
-        "ex1",
+        "ex2",
         "cache_key.py",
         'raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))',
         "raw = repr(sorted(canonical.items()))",
@@ -1122,7 +1122,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     ),
     Mutant(
         "backoff_by_doubling",
-        "ex2",
+        "ex3",
         "backoff.py",
         "    if attempt >= math.log2(cap) - math.log2(base):\n"
         "        return cap\n"
@@ -1137,7 +1137,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     ),
     Mutant(
         "http_date_with_timegm",
-        "ex3",
+        "ex4",
         "retry_after.py",
         _HTTP_DATE_PARSED + "    return max(0.0, when.timestamp() - now)\n",
         "    import calendar\n"
@@ -1150,7 +1150,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     ),
     Mutant(
         "parse_with_model_validate_json",
-        "ex4",
+        "ex5",
         "structured.py",
         "    candidate = extract_json(text)\n"
         "    try:\n"
@@ -1169,8 +1169,8 @@ ALTERNATIVES: tuple[Mutant, ...] = (
         "pydantic parses and validates in one step and reports bad JSON as json_invalid at ()",
     ),
     Mutant(
-        "rate_limit_delay_in_one_expression",
-        "ex3",
+        "retry_delay_in_one_expression",
+        "ex4",
         "retry.py",
         "    if error.retry_after is not None and error.retry_after <= max_retry_after_s:\n"
         "        return error.retry_after\n"
@@ -1181,7 +1181,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     ),
     Mutant(
         "ask_again_rebuilds_the_request",
-        "ex4",
+        "ex5",
         "structured.py",
         "return dataclasses.replace(req, prompt=repair_prompt(req.prompt, error.raw_text, error.validation_errors))",
         "fixed = repair_prompt(req.prompt, error.raw_text, error.validation_errors)\n"
@@ -1190,15 +1190,15 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     ),
     Mutant(
         "complete_catches_request_error",
-        "ex5",
-        "providers/openai_chat.py",
+        "ex6",
+        "providers/http.py",
         "        except httpx.HTTPError as exc:\n            raise error_for_transport(",
         "        except httpx.RequestError as exc:\n            raise error_for_transport(",
         "every exception httpx raises while sending is an httpx.RequestError",
     ),
     Mutant(
         "bucket_checks_before_taking",
-        "ex6",
+        "ex7",
         "limiter.py",
         "        self.tokens -= amount\n        if self.tokens >= 0.0:\n            return 0.0\n",
         "        if self.tokens >= amount:\n            self.tokens -= amount\n            return 0.0\n"
@@ -1207,7 +1207,7 @@ ALTERNATIVES: tuple[Mutant, ...] = (
     ),
     Mutant(
         "bucket_updated_with_max",
-        "ex6",
+        "ex7",
         "limiter.py",
         "            self.updated = now\n        self.tokens -= amount\n",
         "        self.updated = max(self.updated, now)\n        self.tokens -= amount\n",

@@ -138,8 +138,8 @@ The required exercises are worth {required} points.
 
 ```bash
 .venv/bin/pytest            # all exercises: points per exercise, a hint, and where to go next
-.venv/bin/pytest -m ex2     # one exercise
-.venv/bin/pytest -m ex2 --hint 2   # the same, with the exercise's second hint
+.venv/bin/pytest -m ex3     # one exercise
+.venv/bin/pytest -m ex3 --hint 2   # the same, with the exercise's second hint
 .venv/bin/python notebooks/watch.py   # watch mode: grades everything again each time you save
 ```
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from llm_client.checks import check_number
+from llm_client._internal.checks import check_number
 from llm_client.request import LLMRequest
 
 __all__ = ["AsyncProvider", "LLMResponse", "Provider", "check_attempt"]
@@ -34,7 +34,7 @@ class LLMResponse:
     ``usage`` holds the token counts the provider reported. ``headers`` holds
     the response's rate-limit headers (names lower-case: ``x-ratelimit-*``,
     ``anthropic-ratelimit-*``, ``retry-after``), which an
-    :class:`~llm_client.adaptive.AdaptiveLimiter` learns the provider's limit from.
+    :class:`~llm_client._internal.adaptive.AdaptiveLimiter` learns the provider's limit from.
     """
 
     text: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import random
 
-from llm_client.checks import check_int, check_number
+from llm_client._internal.checks import check_int, check_number
 
 __all__ = ["add_jitter", "backoff_delay"]
 
@@ -29,7 +29,7 @@ def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0) -> float
     check_int("attempt", attempt, minimum=0)
     base = check_number("base", base, minimum=0.0)
     cap = check_number("cap", cap, minimum=0.0)
-    # BEGIN SOLUTION ex2
+    # BEGIN SOLUTION ex3
     if base == 0.0 or cap == 0.0:
         return 0.0
     # base * 2**attempt >= cap  <=>  attempt >= log2(cap) - log2(base); decide that
@@ -54,7 +54,7 @@ def add_jitter(delay_s: float, *, rng: random.Random | None = None) -> float:
     delay_s = check_number("delay_s", delay_s, minimum=0.0)
     if rng is not None and not isinstance(rng, random.Random):
         raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
-    # BEGIN SOLUTION ex2
+    # BEGIN SOLUTION ex3
     source = rng if rng is not None else random
     return source.uniform(0.0, delay_s)
     # END SOLUTION

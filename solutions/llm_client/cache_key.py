@@ -1,4 +1,4 @@
-"""The cache key of a request (exercise 1): one key per effective input, the same in every process."""
+"""The cache key of a request (exercise 2): one key per effective input, the same in every process."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def make_cache_key(req: LLMRequest) -> str:
     """
     if not isinstance(req, LLMRequest):
         raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
-    # BEGIN SOLUTION ex1
+    # BEGIN SOLUTION ex2
     # Every dataclass field, so a field added later is keyed without edits here.
     canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}
     raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

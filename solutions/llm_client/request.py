@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llm_client.checks import check_int, check_number, check_text
+from llm_client._internal.checks import check_int, check_number, check_text
 
 __all__ = ["LLMRequest"]
 

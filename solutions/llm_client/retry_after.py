@@ -1,17 +1,23 @@
-"""Read how long a provider asked us to wait, from the headers of a 429, 408, 409, 5xx or 529 response."""
+"""How long to wait when a provider says so (exercise 4).
+
+:func:`parse_retry_after` reads the wait a provider asked for from the headers
+of a 429, 408, 409, 5xx or 529 response; the provider puts it on the error as
+``retry_after``. :func:`retry_delay` decides whether to trust it or to back off.
+"""
 
 from __future__ import annotations
 
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
-from llm_client.checks import check_number
+from llm_client._internal.checks import check_int, check_number
+from llm_client.errors import LLMError
 
-__all__ = ["parse_retry_after"]
+__all__ = ["parse_retry_after", "retry_delay"]
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
@@ -42,7 +48,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     if not isinstance(headers, Mapping):
         raise TypeError(f"headers must be a mapping of header names to values, got {type(headers).__name__}")
     now = time.time() if now is None else check_number("now", now)
-    # BEGIN SOLUTION ex3
+    # BEGIN SOLUTION ex4
     lowered = {str(name).lower(): str(value).strip() for name, value in headers.items()}
 
     millis = _parse_seconds(lowered.get("retry-after-ms"))
@@ -81,3 +87,32 @@ def _parse_seconds(value: str | None) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+def retry_delay(
+    error: LLMError,
+    attempt: int,
+    *,
+    max_retry_after_s: float,
+    backoff: Callable[[int], float],
+) -> float:
+    """Seconds to wait after ``error`` ended attempt ``attempt`` (counted from 0).
+
+    The provider's own wait, ``error.retry_after`` (a ProviderError's: set on a
+    429, and on a 408, 409, 5xx or 529 that sent Retry-After), when it is known
+    and at most ``max_retry_after_s``; else ``backoff(attempt)``, the jittered
+    backoff. ``backoff`` is only called when it is needed. Invalid arguments
+    raise TypeError or ValueError naming the argument.
+    """
+    if not isinstance(error, LLMError):
+        raise TypeError(f"error must be an LLMError, got {type(error).__name__}")
+    check_int("attempt", attempt, minimum=0)
+    check_number("max_retry_after_s", max_retry_after_s, minimum=0.0)
+    if not callable(backoff):
+        raise TypeError(f"backoff must be callable, got {type(backoff).__name__}")
+    # BEGIN SOLUTION ex4
+    asked = getattr(error, "retry_after", None)
+    if asked is not None and asked <= max_retry_after_s:
+        return asked
+    return backoff(attempt)
+    # END SOLUTION

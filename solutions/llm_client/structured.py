@@ -66,7 +66,7 @@ def parse_structured(text: str, schema: type[T]) -> T:
     ``errors()`` shape; for text that is not JSON at all, one error of type
     ``json_invalid``), chained to the JSON or validation error.
     """
-    # BEGIN SOLUTION ex4
+    # BEGIN SOLUTION ex5
     candidate = extract_json(text)
     try:
         data = json.loads(candidate)
@@ -99,7 +99,7 @@ def ask_again(req: LLMRequest, error: StructuredOutputError, *, answers: int, ma
     carrying the last answer's ``raw_text`` and ``validation_errors``, chained
     to ``error``.
     """
-    # BEGIN SOLUTION ex4
+    # BEGIN SOLUTION ex5
     if answers > max_repairs:
         raise StructuredOutputError(
             f"no valid answer after {answers} answer(s): {error.message}",

@@ -54,7 +54,7 @@ def load_catalog(path: Path = CATALOG_PATH) -> dict[str, Exercise]:
             raise CatalogError(f"{path}: exercise #{number} lacks {', '.join(missing)}")
         ex_id = entry["id"]
         if not isinstance(ex_id, str) or not _ID.match(ex_id):
-            raise CatalogError(f"{path}: exercise #{number} has id {ex_id!r}; ids look like 'ex1'")
+            raise CatalogError(f"{path}: exercise #{number} has id {ex_id!r}; ids look like 'ex2'")
         if ex_id in catalog:
             raise CatalogError(f"{path}: exercise id {ex_id} appears twice")
         points = entry["points"]

@@ -1,7 +1,7 @@
 """The retry rules as an oracle: what one call must do, given what each attempt meets.
 
-Written from the documented rules (``llm_client/policy.py``), not from the
-client's code, and shared by the grader of exercise 7 and the kit's own fault
+Written from the documented rules (``llm_client/_internal/policy.py``), not from the
+client's code, and shared by the grader of exercise 1 and the kit's own fault
 tests:
 
 1. An answer ends the call. An error that is not retryable ends it at once.

@@ -1,6 +1,6 @@
 """The grader's pytest plugin: points per exercise, a score table, and a Gradescope report.
 
-Every grader test carries its exercise's marker (``pytest.mark.ex2``) and its
+Every grader test carries its exercise's marker (``pytest.mark.ex3``) and its
 worth (``pytest.mark.points(2)``); it may name the catalog hint (exercises.toml)
 that helps when it fails, ``pytest.mark.hint(n)``, counted from 1 (the first
 hint when it names none). At the end of each run that included grader tests the
@@ -8,10 +8,10 @@ plugin prints one row per exercise: points earned of possible, a status, and
 for an exercise that is not done the hint of its first failing test (where to
 begin, the catalog's ``start``, while the exercise is not started); then the
 total and where to go next. ``--hint N`` shows hint N of each exercise that is
-not done instead: the next hint, asked for (``check("ex2", hint=2)`` in a notebook).
+not done instead: the next hint, asked for (``check("ex3", hint=2)`` in a notebook).
 
 A test that fails because an exercise stub still raises NotImplementedError is
-reported in one line ("ex2 not started: backoff_delay still raises
+reported in one line ("ex3 not started: backoff_delay still raises
 NotImplementedError (see notebooks/...)") and counted as "not started" in
 pytest's summary line; it still fails the run.
 
@@ -355,8 +355,8 @@ class GraderPlugin:
     def _collection_errors(self) -> dict[str, str]:
         """The test files that could not be loaded, by exercise, for the exercises this run selects.
 
-        ``pytest -m ex2`` collects every file before it selects; another exercise's broken file
-        is not ex2's business.
+        ``pytest -m ex3`` collects every file before it selects; another exercise's broken file
+        is not ex3's business.
         """
         expression = self.config.getoption("markexpr", "") or ""
         named = set(re.findall(r"\bex\d+\b", expression))

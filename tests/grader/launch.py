@@ -1,6 +1,6 @@
 """Launch one grading run: the grader's tests against one llm_client package, in a process of its own.
 
-``run_grading(package_parent, exercises=["ex2"], report_path=...)`` runs
+``run_grading(package_parent, exercises=["ex3"], report_path=...)`` runs
 ``python -m pytest tests/grader`` on ``package_parent/llm_client`` and returns
 its exit code, its output and the results.json the grader plugin wrote. Every
 way of grading goes through it: the notebook check, the instructor tools
@@ -21,7 +21,7 @@ A run that outlives ``timeout_s`` (seconds, the whole run) is killed with its
 whole process group, and is returned with ``timed_out`` set and whatever report
 it had written (usually none). ``test_timeout_s`` bounds each test (pytest-timeout).
 
-From a shell: ``python -m tests.grader.launch PACKAGE_PARENT [-m ex2] [--report PATH]``. The module
+From a shell: ``python -m tests.grader.launch PACKAGE_PARENT [-m ex3] [--report PATH]``. The module
 imports nothing but the standard library, so it can be loaded from its file (notebooks/check.py does).
 """
 
@@ -209,10 +209,10 @@ def run_grading(
 
 def _checked_exercises(exercises: Sequence[str]) -> list[str]:
     if isinstance(exercises, str):
-        raise TypeError("exercises must be a list of ids such as ['ex2'], not a string")
+        raise TypeError("exercises must be a list of ids such as ['ex3'], not a string")
     wrong = [ex for ex in exercises if not isinstance(ex, str) or not _EXERCISE.match(ex)]
     if wrong:
-        raise ValueError(f"exercises must be ids such as 'ex2', got {wrong!r}")
+        raise ValueError(f"exercises must be ids such as 'ex3', got {wrong!r}")
     return list(exercises)
 
 

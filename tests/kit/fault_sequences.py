@@ -11,7 +11,7 @@ gets :data:`FILLER` (a plain 503).
 with a fake clock and sleep, and records what happened. :func:`expected` is the
 oracle: from the documented rules alone (the error table of
 ``llm_client.errors``, and the retry rules of ``tests/grader/fault_oracle.py``,
-the grader's oracle for exercise 7), it says what
+the grader's oracle for exercise 1), it says what
 must happen. It shares no code with the client: its backoff is the formula
 ``min(cap, base * 2**attempt)``, its jitter a draw from its own
 ``random.Random`` seeded like the client's.
@@ -467,7 +467,7 @@ def frozen_wall_clock() -> Iterator[None]:
     """Read HTTP-dates in Retry-After against :data:`FIXED_NOW` instead of the real time, and
     let no real-time bound end an attempt (attempts take simulated time here)."""
     module = importlib.import_module("llm_client.retry_after")
-    sender = importlib.import_module("llm_client.providers.sender")
+    sender = importlib.import_module("llm_client._internal.sender")
     # An attempt here costs simulated seconds on FakeClock, so the real wall-clock bound
     # (tested against loopback servers in test_hostile_servers.py) must not cut it short.
     with mock.patch.object(module, "time", SimpleNamespace(time=lambda: float(FIXED_NOW))), mock.patch.object(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_client import AdaptiveLimiter
-from llm_client.adaptive import Turn
+from llm_client._internal.adaptive import Turn
 
 HEADERS = ("openai", "anthropic", "none")
 

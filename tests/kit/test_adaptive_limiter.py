@@ -1,4 +1,4 @@
-"""The adaptive limiter (llm_client/adaptive.py, llm_client/rate_headers.py), on a simulated server and a fake clock.
+"""The adaptive limiter (llm_client/_internal/adaptive.py, llm_client/_internal/rate_headers.py), on a simulated server and a fake clock.
 
 Every batch here runs in tests/kit/simulated_server.py: a provider's token
 bucket and its headers on the simulation's own clock, which the limiter reads
@@ -27,9 +27,9 @@ from llm_client import (
     arun_batch,
     run_batch,
 )
-from llm_client.adaptive import Turn
-from llm_client.limiter import PacedProvider
-from llm_client.rate_headers import Allowance, parse_duration, parse_rate_limits
+from llm_client._internal.adaptive import Turn
+from llm_client._internal.rate_headers import Allowance, parse_duration, parse_rate_limits
+from llm_client._internal.rate_limiter import PacedProvider
 
 pytestmark = pytest.mark.kit
 

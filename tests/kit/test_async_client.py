@@ -50,7 +50,7 @@ from llm_client import (
     Provider,
     ServerError,
 )
-from llm_client.providers.async_http import AsyncHTTP
+from llm_client._internal.async_http import AsyncHTTP
 
 pytestmark = pytest.mark.kit
 
@@ -368,7 +368,7 @@ def test_in_the_learner_package_the_async_path_needs_the_exercises_not_a_copy_of
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "structured NotImplementedError ex4",
-        "ok NotImplementedError ex5",
-        "429 NotImplementedError ex5",
+        "structured NotImplementedError ex5",
+        "ok NotImplementedError ex6",
+        "429 NotImplementedError ex6",
     ]

@@ -31,9 +31,9 @@ from llm_client import (
     backoff_delay,
     make_cache_key,
     parse_retry_after,
-    rate_limit_delay,
+    retry_delay,
 )
-from llm_client.policy import RetryPolicy
+from llm_client._internal.policy import RetryPolicy
 
 NAN = math.nan
 INF = math.inf
@@ -66,7 +66,7 @@ def _parse_retry_after(tmp: Path, **kwargs: Any) -> float | None:
     return parse_retry_after(headers, **kwargs)
 
 
-def _rate_limit_delay(tmp: Path, **kwargs: Any) -> float:
+def _retry_delay(tmp: Path, **kwargs: Any) -> float:
     args: dict[str, Any] = {
         "error": RateLimitError(retry_after=1.0),
         "attempt": 0,
@@ -74,7 +74,7 @@ def _rate_limit_delay(tmp: Path, **kwargs: Any) -> float:
         "backoff": lambda attempt: 0.5,
         **kwargs,
     }
-    return rate_limit_delay(args.pop("error"), args.pop("attempt"), **args)
+    return retry_delay(args.pop("error"), args.pop("attempt"), **args)
 
 
 def _policy(tmp: Path, **kwargs: Any) -> RetryPolicy:
@@ -212,13 +212,13 @@ def _cases() -> list[Case]:
     add("retry-after-now-nan", _parse_retry_after, {"now": NAN}, ValueError, "now")
     add("retry-after-now-str", _parse_retry_after, {"now": "now"}, TypeError, "now")
 
-    # rate_limit_delay.
-    add("rate-limit-error-not-429", _rate_limit_delay, {"error": ServerError("boom")}, TypeError, "error")
-    add("rate-limit-attempt-negative", _rate_limit_delay, {"attempt": -1}, ValueError, "attempt")
-    add("rate-limit-attempt-bool", _rate_limit_delay, {"attempt": False}, TypeError, "attempt")
-    add("rate-limit-max-negative", _rate_limit_delay, {"max_retry_after_s": -1.0}, ValueError, "max_retry_after_s")
-    add("rate-limit-max-nan", _rate_limit_delay, {"max_retry_after_s": NAN}, ValueError, "max_retry_after_s")
-    add("rate-limit-backoff-not-callable", _rate_limit_delay, {"backoff": 0.5}, TypeError, "backoff")
+    # retry_delay.
+    add("rate-limit-error-not-429", _retry_delay, {"error": ServerError("boom")}, TypeError, "error")
+    add("rate-limit-attempt-negative", _retry_delay, {"attempt": -1}, ValueError, "attempt")
+    add("rate-limit-attempt-bool", _retry_delay, {"attempt": False}, TypeError, "attempt")
+    add("rate-limit-max-negative", _retry_delay, {"max_retry_after_s": -1.0}, ValueError, "max_retry_after_s")
+    add("rate-limit-max-nan", _retry_delay, {"max_retry_after_s": NAN}, ValueError, "max_retry_after_s")
+    add("rate-limit-backoff-not-callable", _retry_delay, {"backoff": 0.5}, TypeError, "backoff")
 
     # RetryPolicy.
     add("policy-max-retries-negative", _policy, {"max_retries": -1}, ValueError, "max_retries")

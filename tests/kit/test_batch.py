@@ -1,4 +1,4 @@
-"""The batch runners (llm_client/batch.py): run_batch with threads, arun_batch with tasks, one set of cases.
+"""The batch runners (llm_client/_internal/batch.py): run_batch with threads, arun_batch with tasks, one set of cases.
 
 The fixture ``batch`` has two params: ``sync`` runs ``run_batch`` over an
 LLMClient, ``async`` runs ``arun_batch`` over an AsyncLLMClient. Clients and
@@ -29,7 +29,7 @@ from llm_client import (
     estimate_tokens,
     run_batch,
 )
-from llm_client.batch import BatchResult
+from llm_client._internal.batch import BatchResult
 
 pytestmark = pytest.mark.kit
 

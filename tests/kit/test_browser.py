@@ -2,7 +2,7 @@
 
 JupyterLab starts on loopback (a free port, a token, its own temporary config,
 runtime and settings folders) against the reference package; headless Chromium
-(Debian's, driven by Playwright; no browser download) opens a copy of the ex2
+(Debian's, driven by Playwright; no browser download) opens a copy of the ex3
 notebook, runs it with the menu Run > Run All Cells, and waits until the kernel
 is idle and every code cell has an execution count. The page must show no
 error output, must show what the notebook teaches (the thundering-herd numbers
@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = "03_ex2_backoff_jitter.ipynb"
+NOTEBOOK = "03_ex3_backoff_jitter.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -288,7 +288,7 @@ def _run_all_cells(sync_api: Any, lab: Lab) -> PageRun:
                 page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
                 page.wait_for_function(_ALL_RUN, polling=250)
             except Exception:
-                page.screenshot(path=str(ARTIFACTS / "03_ex2_backoff_jitter-failure.png"))
+                page.screenshot(path=str(ARTIFACTS / "03_ex3_backoff_jitter-failure.png"))
                 raise
             state = page.evaluate(_PAGE_STATE)
             errors = page.locator(f"{ERROR_OUTPUT}, .jp-OutputArea-output.jp-RenderedText[data-mime-type*=error]")
@@ -300,10 +300,10 @@ def _run_all_cells(sync_api: Any, lab: Lab) -> PageRun:
             if images:
                 page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
                 page.wait_for_timeout(300)
-                page.screenshot(path=str(ARTIFACTS / "03_ex2_backoff_jitter-plot.png"))
+                page.screenshot(path=str(ARTIFACTS / "03_ex3_backoff_jitter-plot.png"))
             page.locator(".jp-Notebook .jp-CodeCell").last.scroll_into_view_if_needed()
             page.wait_for_timeout(300)
-            page.screenshot(path=str(ARTIFACTS / "03_ex2_backoff_jitter-check.png"))
+            page.screenshot(path=str(ARTIFACTS / "03_ex3_backoff_jitter-check.png"))
             context.close()
         finally:
             browser.close()
@@ -320,8 +320,8 @@ def test_an_exercise_notebook_runs_in_jupyterlab_with_run_all_cells(jupyterlab: 
     assert EXPECTED_TEXT in run.text
     assert run.images >= 1, "the thundering-herd plot is not in the page"
     if (ROOT / "tests" / "grader").is_dir():
-        earned = re.search(r"ex2: (\d+)/(\d+) points", run.text)
+        earned = re.search(r"ex3: (\d+)/(\d+) points", run.text)
         assert earned and earned.group(1) == earned.group(2) != "0", "the check cell did not show full marks"
         assert run.check_cell_results == 0, "the check cell shows check()'s return value under its table"
     assert run.blocked == [], f"the page tried to leave the machine: {run.blocked}"
-    assert (ARTIFACTS / "03_ex2_backoff_jitter-plot.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "03_ex3_backoff_jitter-plot.png").stat().st_size > 10_000

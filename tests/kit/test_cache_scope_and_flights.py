@@ -18,7 +18,7 @@ import httpx
 import pytest
 from provider_payloads import anthropic_message, openai_completion
 
-import llm_client.flights as flights_module
+import llm_client._internal.flights as flights_module
 from llm_client import (
     AnthropicProvider,
     AsyncLLMClient,
@@ -82,7 +82,7 @@ def test_a_namespace_separates_answers_and_the_same_namespace_shares_them() -> N
     assert len(seen) == 2 and len(cache) == 2
 
 
-def test_the_scope_keeps_base_url_credentials_out_of_the_cache_and_the_request_key_is_ex1s(tmp_path: Any) -> None:
+def test_the_scope_keeps_base_url_credentials_out_of_the_cache_and_the_request_key_is_ex2s(tmp_path: Any) -> None:
     cache = SQLiteCache(tmp_path / "c.sqlite")
     provider = _openai("http://user:hunter2-secret@127.0.0.1:8001/v1", "hi", [])
     LLMClient(provider, cache=cache).call(REQ)

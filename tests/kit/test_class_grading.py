@@ -41,10 +41,10 @@ def _append(path: Path, code: str) -> None:
 
 
 def _inside_backoff_delay(package: Path, code: str) -> None:
-    """Put ``code`` at the start of backoff_delay's answer (ex2)."""
+    """Put ``code`` at the start of backoff_delay's answer (ex3)."""
     path = package / "backoff.py"
     text = path.read_text(encoding="utf-8")
-    marker = "    # BEGIN SOLUTION ex2\n"
+    marker = "    # BEGIN SOLUTION ex3\n"
     assert marker in text
     path.write_text(text.replace(marker, marker + code, 1), encoding="utf-8")
 
@@ -55,11 +55,11 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     out = tmp_path_factory.mktemp("results")
     # Honest submissions, one per form.
     _reference(subs / "alice" / "my-repo")  # a repository with llm_client/ below the top
-    only_ex2 = tmp_path_factory.mktemp("bob")
-    generate_package(only_ex2 / "llm_client", keep={"ex2"})
-    with zipfile.ZipFile(subs / "bob.zip", "w") as archive:  # a zip of the package, only ex2 solved
-        for path in sorted((only_ex2 / "llm_client").rglob("*.py")):
-            archive.write(path, path.relative_to(only_ex2).as_posix())
+    only_ex3 = tmp_path_factory.mktemp("bob")
+    generate_package(only_ex3 / "llm_client", keep={"ex3"})
+    with zipfile.ZipFile(subs / "bob.zip", "w") as archive:  # a zip of the package, only ex3 solved
+        for path in sorted((only_ex3 / "llm_client").rglob("*.py")):
+            archive.write(path, path.relative_to(only_ex3).as_posix())
     (subs / "carol").mkdir()  # loose files laid over the stubs by name
     shutil.copy(SOLUTIONS_PACKAGE / "backoff.py", subs / "carol" / "backoff.py")
     (subs / "carol" / "notes.py").write_text("x = 1\n", encoding="utf-8")
@@ -101,8 +101,8 @@ def test_grades_csv_has_a_row_per_learner_with_points_per_exercise_and_total(gra
 def test_each_submission_form_is_graded_as_its_code_deserves(graded: Graded) -> None:
     table, out, _ = graded
     assert _points(table["alice"]) == FULL, "a repository with llm_client/ anywhere inside"
-    assert _points(table["bob"]) == {ex: FULL[ex] if ex == "ex2" else 0.0 for ex in FULL}, "a zip of the package"
-    assert _points(table["carol"]) == {ex: FULL[ex] if ex == "ex2" else 0.0 for ex in FULL}, "loose files"
+    assert _points(table["bob"]) == {ex: FULL[ex] if ex == "ex3" else 0.0 for ex in FULL}, "a zip of the package"
+    assert _points(table["carol"]) == {ex: FULL[ex] if ex == "ex3" else 0.0 for ex in FULL}, "loose files"
     assert table["carol"]["note"] == "loose files: backoff.py"
     report = json.loads((out / "alice" / "results.json").read_text(encoding="utf-8"))
     assert report["score"] == sum(FULL.values()) and all(t["status"] == "passed" for t in report["tests"])
@@ -111,14 +111,14 @@ def test_each_submission_form_is_graded_as_its_code_deserves(graded: Graded) -> 
 def test_a_broken_or_hostile_submission_costs_only_its_own_points(graded: Graded) -> None:
     table, out, subs = graded
     assert not subs.exists(), "the deleting submission did run"
-    assert _points(table["dave"])["ex2"] == 0.0, "a syntax error in backoff.py costs ex2"
+    assert _points(table["dave"])["ex3"] == 0.0, "a syntax error in backoff.py costs ex3"
     assert _points(table["erin"]) == dict.fromkeys(FULL, 0.0), "os._exit(0) at import earns nothing"
     assert "graded one exercise per process" in table["erin"]["note"]
     frank = _points(table["frank"])
-    assert frank["ex2"] < FULL["ex2"] and frank["ex1"] == FULL["ex1"], "an endless loop costs its tests only"
+    assert frank["ex3"] < FULL["ex3"] and frank["ex2"] == FULL["ex2"], "an endless loop costs its tests only"
     assert "Timeout" in json.dumps(json.loads((out / "frank" / "results.json").read_text(encoding="utf-8")))
     heidi = _points(table["heidi"])
-    assert heidi["ex2"] < FULL["ex2"] and heidi["ex1"] == FULL["ex1"]
+    assert heidi["ex3"] < FULL["ex3"] and heidi["ex2"] == FULL["ex2"]
     assert (out / "heidi" / "output.txt").stat().st_size < 1_000_000, "the output kept is bounded"
     assert float(table["ivan"]["total"]) == 0.0 and "not a readable zip" in table["ivan"]["note"]
 

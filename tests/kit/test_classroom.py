@@ -42,17 +42,17 @@ def _listing(folder: Path) -> set[str]:
 
 
 def test_only_the_solved_exercise_passes_and_the_repository_is_left_as_it_was(tmp_path: Path) -> None:
-    repo = make_repository(tmp_path / "repo", keep={"ex2"})
+    repo = make_repository(tmp_path / "repo", keep={"ex3"})
     before = _listing(repo)
     results = {ex.id: classroom_step(repo, ex.id) for ex in REQUIRED}
-    assert {ex for ex, result in results.items() if result.passed} == {"ex2"}, results["ex2"].output[-3000:]
-    assert "ex2: 12 of 12 points (verified)" in results["ex2"].output
-    assert "ex1: 0 of 13 points (verified)" in results["ex1"].output
+    assert {ex for ex, result in results.items() if result.passed} == {"ex3"}, results["ex3"].output[-3000:]
+    assert "ex3: 12 of 12 points (verified)" in results["ex3"].output
+    assert "ex2: 0 of 13 points (verified)" in results["ex2"].output
     assert _listing(repo) == before, "the report, caches and bytecode go outside the repository"
 
 
 def test_one_test_that_never_ends_fails_alone_and_the_step_ends(tmp_path: Path) -> None:
-    repo = make_repository(tmp_path / "repo", keep={"ex2"})
+    repo = make_repository(tmp_path / "repo", keep={"ex3"})
     loop = """+
 _backoff_delay = backoff_delay
 
@@ -63,11 +63,11 @@ def backoff_delay(attempt, *args, **kwargs):
     return _backoff_delay(attempt, *args, **kwargs)
 """
     add_files(repo, {"llm_client/backoff.py": loop})
-    result = classroom_step(repo, "ex2")
+    result = classroom_step(repo, "ex3")
     assert not result.passed and not result.timed_out, result.output[-3000:]
     assert "Timeout" in result.output
-    earned = next(line for line in result.output.splitlines() if line.startswith("ex2: ") and "verified" in line)
-    assert 0 < float(earned.split()[1]) < CATALOG["ex2"].points, earned
+    earned = next(line for line in result.output.splitlines() if line.startswith("ex3: ") and "verified" in line)
+    assert 0 < float(earned.split()[1]) < CATALOG["ex3"].points, earned
 
 
 def _ended(pid: int, timeout_s: float) -> bool:
@@ -83,7 +83,7 @@ def _ended(pid: int, timeout_s: float) -> bool:
 
 
 def test_a_step_stopped_by_the_command_grader_leaves_no_process_behind(tmp_path: Path) -> None:
-    repo = make_repository(tmp_path / "repo", keep={"ex2"})
+    repo = make_repository(tmp_path / "repo", keep={"ex3"})
     fifo = tmp_path / "pids"
     os.mkfifo(fifo)
     hang = f"""+
@@ -97,7 +97,7 @@ while True:
     pass
 """
     add_files(repo, {"llm_client/__init__.py": hang})
-    command = classroom_steps()["ex2"]["command"]
+    command = classroom_steps()["ex3"]["command"]
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     shell = subprocess.Popen(["/bin/sh", "-c", command], cwd=repo, env=command_grader_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -130,8 +130,8 @@ def test_a_syntax_error_in_the_optional_exercise_fails_no_required_step(tmp_path
 def test_the_learner_copy_grades_with_its_own_workflow_steps(tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     release(copy)
-    assert classroom_step(copy, "ex2").score == 0, "the copy's stubs earn nothing"
+    assert classroom_step(copy, "ex3").score == 0, "the copy's stubs earn nothing"
     shutil.rmtree(copy / "llm_client")
-    generate_package(copy / "llm_client", keep={"ex2"})
-    solved = classroom_step(copy, "ex2")
-    assert solved.score == CATALOG["ex2"].points, solved.output[-3000:]
+    generate_package(copy / "llm_client", keep={"ex3"})
+    solved = classroom_step(copy, "ex3")
+    assert solved.score == CATALOG["ex3"].points, solved.output[-3000:]

@@ -81,10 +81,10 @@ def test_check_reports_a_stale_learner_package_without_grading(tmp_path: Path) -
 
 
 def test_mutants_grades_each_wrong_answer_of_an_exercise_and_says_it_is_caught() -> None:
-    done = _tools("mutants", "--exercise", "ex6")
+    done = _tools("mutants", "--exercise", "ex7")
     assert done.returncode == 0, done.stdout + done.stderr
-    names = [m.name for m in (*MUTANTS, *ALTERNATIVES) if m.exercise == "ex6"]
+    names = [m.name for m in (*MUTANTS, *ALTERNATIVES) if m.exercise == "ex7"]
     lines = done.stdout.splitlines()
     for name in names:
-        assert any(line.startswith(f"ex6 {name}: ") and ("caught" in line or "kept" in line) for line in lines), name
+        assert any(line.startswith(f"ex7 {name}: ") and ("caught" in line or "kept" in line) for line in lines), name
     assert lines[-1] == f"{len(names)} of {len(names)} as expected"

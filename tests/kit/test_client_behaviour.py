@@ -146,7 +146,7 @@ def test_a_non_retryable_error_is_tried_once_and_raised_unchanged(make_client: M
 
 
 def test_not_implemented_error_is_not_retried_or_wrapped(make_client: MakeClient, fake_time: FakeTime) -> None:
-    error = NotImplementedError("ex5: OpenAIProvider.complete is not written yet")
+    error = NotImplementedError("ex6: OpenAIProvider.complete is not written yet")
     provider = FakeProvider([error, "never asked"])
     with pytest.raises(NotImplementedError) as caught:
         make_client(provider).call(REQ)

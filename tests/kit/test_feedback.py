@@ -51,41 +51,41 @@ def _check(exercise: str, package_parent: Path) -> str:
 
 
 def test_check_shows_each_failing_test_with_what_it_expected_and_got(tmp_path: Path) -> None:
-    out = _check("ex2", _package(tmp_path, mutant="backoff_off_by_one"))
+    out = _check("ex3", _package(tmp_path, mutant="backoff_off_by_one"))
     rows = [line for line in out.splitlines() if re.match(r"^ex\d+ ", line)]
-    assert len(rows) == 1 and rows[0].startswith("ex2 "), f"only ex2's row:\n{out}"
+    assert len(rows) == 1 and rows[0].startswith("ex3 "), f"only ex3's row:\n{out}"
     assert "x test_default_schedule_doubles_from_half_a_second_up_to_8" in out
     assert "expected backoff_delay(0..6) to be [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0], got [1.0, 2.0," in out
     assert "hint: " in out
-    assert 'next: fix the first failing test above, then run check("ex2") again' in out
+    assert 'next: fix the first failing test above, then run check("ex3") again' in out
     assert "total:" not in out and not re.search(r"\d+ (passed|failed).* in [\d.]+s", out), "no pytest summary"
-    assert re.search(r"^ex2: [0-9]+/12 points$", out, re.MULTILINE) and "returned 12" not in out
+    assert re.search(r"^ex3: [0-9]+/12 points$", out, re.MULTILINE) and "returned 12" not in out
 
 
 def test_check_names_the_file_and_line_of_a_syntax_error(tmp_path: Path) -> None:
     parent = _package(tmp_path, append="def broken(:")
     line = _line_of(parent / "llm_client" / "backoff.py", "def broken(:")
-    out = _check("ex2", parent)
+    out = _check("ex3", parent)
     assert f"SyntaxError: invalid syntax in llm_client/backoff.py, line {line}: def broken(:" in out, out
-    assert 'next: fix the error above, then run check("ex2") again' in out
+    assert 'next: fix the error above, then run check("ex3") again' in out
     rows = [row for row in out.splitlines() if re.match(r"^ex\d+ ", row)]
-    assert len(rows) == 1 and rows[0].startswith("ex2 "), "another exercise's broken file is not shown"
+    assert len(rows) == 1 and rows[0].startswith("ex3 "), "another exercise's broken file is not shown"
 
 
 def test_the_grader_table_names_the_file_and_line_of_a_syntax_error(tmp_path: Path) -> None:
     parent = _package(tmp_path, append="def broken(:")
     line = _line_of(parent / "llm_client" / "backoff.py", "def broken(:")
-    run = run_grading(parent, exercises=["ex2"], timeout_s=TIMEOUT_S)
+    run = run_grading(parent, exercises=["ex3"], timeout_s=TIMEOUT_S)
     assert f"SyntaxError: invalid syntax in llm_client/backoff.py, line {line}: def broken(:" in run.output
     assert run.report is not None
-    loaded = [t for t in run.report["tests"] if t["name"] == "ex2: the grader tests could not be loaded"]
+    loaded = [t for t in run.report["tests"] if t["name"] == "ex3: the grader tests could not be loaded"]
     assert loaded and loaded[0]["output"].startswith("SyntaxError: invalid syntax in llm_client/backoff.py")
 
 
 def test_the_grader_table_names_where_an_error_at_import_was_raised(tmp_path: Path) -> None:
     parent = _package(tmp_path, append="raise RuntimeError('broken at import')", to="retry_after.py")
     line = _line_of(parent / "llm_client" / "retry_after.py", "raise RuntimeError('broken at import')")
-    run = run_grading(parent, exercises=["ex3"], timeout_s=TIMEOUT_S)
+    run = run_grading(parent, exercises=["ex4"], timeout_s=TIMEOUT_S)
     where = f"RuntimeError: broken at import in llm_client/retry_after.py, line {line}:"
     assert where in run.output, run.output[-3000:]
 
@@ -99,10 +99,10 @@ def test_the_grader_table_names_where_an_error_at_import_was_raised(tmp_path: Pa
             "SyntaxError: invalid syntax in llm_client/backoff.py, line 7: def f(:",
         ),
         (
-            "tests/grader/test_ex3.py:5: in <module>\n    from llm_client import x\n"
-            "/w/llm_client/__init__.py:2: in <module>\n    from llm_client.retry import y\n"
-            "/w/llm_client/retry.py:9: in <module>\n    raise KeyError('k')\nE   KeyError: 'k'",
-            "KeyError: 'k' in llm_client/retry.py, line 9: raise KeyError('k')",
+            "tests/grader/test_ex4.py:5: in <module>\n    from llm_client import x\n"
+            "/w/llm_client/__init__.py:2: in <module>\n    from llm_client.retry_after import y\n"
+            "/w/llm_client/retry_after.py:9: in <module>\n    raise KeyError('k')\nE   KeyError: 'k'",
+            "KeyError: 'k' in llm_client/retry_after.py, line 9: raise KeyError('k')",
         ),
         ("E   ModuleNotFoundError: No module named 'respx'", "ModuleNotFoundError: No module named 'respx'"),
     ],
@@ -117,7 +117,7 @@ def test_an_endless_loop_in_plain_pytest_fails_only_its_test_after_the_per_test_
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONPATH"] = str(parent)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/grader", "-m", "ex2", "-q",
+        [sys.executable, "-m", "pytest", "tests/grader", "-m", "ex3", "-q",
          "-k", "test_negative_attempt_is_refused or test_jitter_stays_between_0_and_the_delay"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
     )  # fmt: skip

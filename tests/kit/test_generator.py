@@ -37,13 +37,13 @@ SAMPLE = textwrap.dedent(
             """The area."""
             if r < 0:
                 raise ValueError("r")
-            # BEGIN SOLUTION ex2
+            # BEGIN SOLUTION ex3
             return math.pi * r * r
             # END SOLUTION
 
 
     def double(x: int) -> int:
-        # BEGIN SOLUTION ex1
+        # BEGIN SOLUTION ex2
         return 2 * x
         # END SOLUTION
     '''
@@ -72,33 +72,33 @@ def test_check_mode_exits_0_when_up_to_date_and_1_when_stale(tmp_path: Path) -> 
 
 def test_a_block_becomes_a_todo_and_a_raise_at_its_indentation() -> None:
     out = render(SAMPLE, path="sample.py", catalog=CATALOG)
-    ex2 = CATALOG["ex2"]
-    assert f"        # TODO(ex2): write Thing.area; {ex2.notebook} walks you through it." in out
-    assert f'        raise NotImplementedError("ex2: Thing.area is not written yet (see {ex2.notebook})")' in out
-    assert '    raise NotImplementedError("ex1: double is not written yet' in out
+    ex3 = CATALOG["ex3"]
+    assert f"        # TODO(ex3): write Thing.area; {ex3.notebook} walks you through it." in out
+    assert f'        raise NotImplementedError("ex3: Thing.area is not written yet (see {ex3.notebook})")' in out
+    assert '    raise NotImplementedError("ex2: double is not written yet' in out
     assert "SOLUTION" not in out and "math.pi" not in out and "2 * x" not in out
     assert 'raise ValueError("r")' in out, "code outside the blocks is kept"
-    assert "import math  # needed by ex2  # noqa: F401" in out, "an import only the answer used is kept, marked"
+    assert "import math  # needed by ex3  # noqa: F401" in out, "an import only the answer used is kept, marked"
     ast.parse(out)
 
 
 def test_keep_leaves_the_named_exercises_solved() -> None:
-    out = render(SAMPLE, path="sample.py", catalog=CATALOG, keep={"ex2"})
+    out = render(SAMPLE, path="sample.py", catalog=CATALOG, keep={"ex3"})
     assert "return math.pi * r * r" in out and "SOLUTION" not in out
-    assert "ex1: double is not written yet" in out
+    assert "ex2: double is not written yet" in out
     assert "import math\n" in out, "no noqa mark when the import is still used"
 
 
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("def f():\n    # BEGIN SOLUTION ex1\n    return 1\n", "never closed"),
+        ("def f():\n    # BEGIN SOLUTION ex2\n    return 1\n", "never closed"),
         ("def f():\n    return 1\n    # END SOLUTION\n", "without a BEGIN"),
-        ("def f():\n    # BEGIN SOLUTION ex1\n    # BEGIN SOLUTION ex2\n    # END SOLUTION\n", "inside the block"),
+        ("def f():\n    # BEGIN SOLUTION ex2\n    # BEGIN SOLUTION ex3\n    # END SOLUTION\n", "inside the block"),
         ("def f():\n    # BEGIN SOLUTION ex99\n    return 1\n    # END SOLUTION\n", "'ex99', which is not in"),
         ("def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\n", "names no exercise"),
-        ("def f():\n    # BEGIN SOLUTIONS ex1\n    return 1\n", "malformed"),
-        ("# BEGIN SOLUTION ex1\nX = 1\n# END SOLUTION\n", "inside a function"),
+        ("def f():\n    # BEGIN SOLUTIONS ex2\n    return 1\n", "malformed"),
+        ("# BEGIN SOLUTION ex2\nX = 1\n# END SOLUTION\n", "inside a function"),
     ],
 )
 def test_wrong_markers_are_refused_naming_the_file_and_line(source: str, message: str) -> None:
@@ -135,7 +135,7 @@ def test_generated_package_passes_ruff(tmp_path: Path) -> None:
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed (pip install -r requirements-dev.txt)")
-    for keep in (set(), {"ex2"}, {"ex4"}):
+    for keep in (set(), {"ex3"}, {"ex5"}):
         dest = tmp_path / f"keep-{'-'.join(sorted(keep)) or 'none'}" / "llm_client"
         generate_package(dest, keep=keep)
         done = subprocess.run(
@@ -176,21 +176,21 @@ def must_raise(fn, exercise):
 # A stub's NotImplementedError reaches the caller at once: never retried, never cached.
 sleeps, cache = [], MemoryCache()
 provider = FakeProvider(["hi"])
-must_raise(lambda: LLMClient(provider, cache=cache, sleep=sleeps.append).call(req), "ex1")
+must_raise(lambda: LLMClient(provider, cache=cache, sleep=sleeps.append).call(req), "ex2")
 assert provider.call_count == 0 and len(cache) == 0 and sleeps == []
 
-# A failed attempt meets the retry loop's decision first (ex7), for a 5xx and a 429 alike.
+# A failed attempt meets the retry loop's decision first (ex1), for a 5xx and a 429 alike.
 for failure in (ServerError("boom", status_code=500), RateLimitError(retry_after=1.0)):
     provider = FakeProvider([failure, "hi"])
     client = LLMClient(provider, cache=cache, key_fn=lambda r: r.prompt, sleep=sleeps.append, max_retries=3)
-    must_raise(lambda: client.call(req), "ex7")
+    must_raise(lambda: client.call(req), "ex1")
     assert provider.call_count == 1 and len(cache) == 0 and sleeps == [], (provider.call_count, len(cache), sleeps)
 
 from llm_client import OpenAIProvider
 import httpx
 openai = OpenAIProvider(api_key="sk-x", base_url="http://127.0.0.1:9/v1", http_client=httpx.Client())
 client = LLMClient(openai, cache=cache, key_fn=lambda r: r.prompt, sleep=sleeps.append, max_retries=3)
-must_raise(lambda: client.call(req), "ex5")
+must_raise(lambda: client.call(req), "ex6")
 assert len(cache) == 0 and sleeps == []
 print("learner package ok")
 """

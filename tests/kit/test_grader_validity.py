@@ -157,8 +157,8 @@ def test_each_right_answer_written_another_way_keeps_full_marks(
         ("backoff_cap_over_base_overflows", 2),  # backoff_delay, overflow
         ("jitter_ignores_rng", 3),  # add_jitter
         ("retry_after_ms_read_as_seconds", 1),  # parse_retry_after
-        ("retry_after_ignored", 3),  # rate_limit_delay
-        ("retry_after_zero_is_falsy", 3),  # rate_limit_delay
+        ("retry_after_ignored", 3),  # retry_delay
+        ("retry_after_zero_is_falsy", 3),  # retry_delay
         ("request_timeout_408_not_retried", 2),  # error_for_status
         ("unsupported_protocol_retried", 3),  # error_for_transport
         ("no_timeout_passed", 1),  # OpenAIProvider.complete
@@ -174,8 +174,8 @@ def test_a_failing_exercise_shows_the_hint_of_its_first_failing_test(
 
 def test_a_run_of_only_optional_exercises_totals_only_the_optional_points(grades: dict[str, Grade]) -> None:
     output = grades["mutant-bucket_never_lends"].output
-    got = grades["mutant-bucket_never_lends"].by_exercise["ex6"]
-    assert f"total: {got:g} of {POINTS['ex6']:g} optional points" in output, output[-2000:]
+    got = grades["mutant-bucket_never_lends"].by_exercise["ex7"]
+    assert f"total: {got:g} of {POINTS['ex7']:g} optional points" in output, output[-2000:]
     assert "total: 0 of 0 points" not in output
 
 

@@ -35,7 +35,7 @@ from tools.generate_learner import generate_package
 
 CATALOG = load_catalog()
 REQUIRED_TOTAL = float(sum(ex.points for ex in CATALOG.values() if not ex.optional))
-EX2 = float(CATALOG["ex2"].points)
+EX3 = float(CATALOG["ex3"].points)
 
 
 @pytest.fixture(scope="module")
@@ -92,16 +92,16 @@ def test_a_repository_is_graded_per_exercise_into_results_json(
     autograder_zip: Path, runner: tuple[str, str | None], tmp_path: Path
 ) -> None:
     root = install_gradescope(autograder_zip, tmp_path / "autograder")
-    generate_package(root / "submission" / "my-repo" / "llm_client", keep={"ex2", "ex6"})
+    generate_package(root / "submission" / "my-repo" / "llm_client", keep={"ex3", "ex7"})
     python, user = runner
     done, results = run_autograder(root, python, user=user)
     assert done.returncode == 0, done.stderr
     optional = float(sum(ex.points for ex in CATALOG.values() if ex.optional))
-    assert results["score"] == EX2 + optional and results["max_score"] == REQUIRED_TOTAL
-    assert score_by_exercise(results) == {ex: (ex in ("ex2", "ex6")) * float(CATALOG[ex].points) for ex in CATALOG}
+    assert results["score"] == EX3 + optional and results["max_score"] == REQUIRED_TOTAL
+    assert score_by_exercise(results) == {ex: (ex in ("ex3", "ex7")) * float(CATALOG[ex].points) for ex in CATALOG}
     for test in results["tests"]:
         assert test["status"] in ("passed", "failed") and test["score"] in (0.0, test["max_score"])
-    assert f"total: {EX2:g} of {REQUIRED_TOTAL:g} points, plus {optional:g} extra credit" in results["output"]
+    assert f"total: {EX3:g} of {REQUIRED_TOTAL:g} points, plus {optional:g} extra credit" in results["output"]
     assert "total:" in done.stdout, "the summary goes to Gradescope's stdout too"
 
 
@@ -117,15 +117,15 @@ def test_a_zip_of_the_package_and_loose_files_are_graded_too(
 ) -> None:
     root = install_gradescope(autograder_zip, tmp_path / "autograder")
     package = tmp_path / "work" / "llm_client"
-    generate_package(package, keep={"ex2"})
+    generate_package(package, keep={"ex3"})
     if form == "zip of llm_client":
         _zip_folder(package, root / "submission" / "llm_client.zip")
     else:
         (root / "submission" / "backoff.py").write_bytes((package / "backoff.py").read_bytes())
         (root / "submission" / "notes.py").write_text("print('not part of the package')\n", encoding="utf-8")
     python, user = runner
-    _, results = run_autograder(root, python, user=user, extra_env={"AUTOGRADER_EXERCISES": "ex1,ex2"})
-    assert score_by_exercise(results) == {"ex1": 0.0, "ex2": EX2}, results["output"]
+    _, results = run_autograder(root, python, user=user, extra_env={"AUTOGRADER_EXERCISES": "ex2,ex3"})
+    assert score_by_exercise(results) == {"ex2": 0.0, "ex3": EX3}, results["output"]
 
 
 def test_a_submission_without_the_package_scores_zero_with_a_message(
@@ -143,7 +143,7 @@ def test_the_submission_runs_as_a_user_who_cannot_write_the_results_or_the_grade
     autograder_zip: Path, unprivileged: tuple[str, str], tmp_path: Path
 ) -> None:
     root = install_gradescope(autograder_zip, tmp_path / "autograder")
-    repo = make_repository(root / "submission" / "my-repo", keep={"ex2"})
+    repo = make_repository(root / "submission" / "my-repo", keep={"ex3"})
     targets = [root / "results" / "results.json", root / "source" / "tests" / "grader" / "grading.py"]
     log_dir = Path(tempfile.mkdtemp(prefix="probe-"))  # somewhere the unprivileged user may write
     log_dir.chmod(0o777)
@@ -164,21 +164,21 @@ with open({str(log_dir / "probe.log")!r}, "a") as _log:
 """
     add_files(repo, {"llm_client/__init__.py": probe})
     try:
-        env = {"AUTOGRADER_EXERCISES": "ex2"}
+        env = {"AUTOGRADER_EXERCISES": "ex3"}
         _, results = run_autograder(root, unprivileged[0], user=unprivileged[1], extra_env=env)
         probes = (log_dir / "probe.log").read_text(encoding="utf-8").splitlines()
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)
     assert [line.split()[0] for line in probes] == ["refused", "refused", "refused", "uid"], probes
     assert probes[-1] != "uid 0"
-    assert results["score"] == EX2
+    assert results["score"] == EX3
 
 
 def test_an_endless_loop_costs_only_its_exercise_and_the_run_ends_by_itself(
     autograder_zip: Path, runner: tuple[str, str | None], tmp_path: Path
 ) -> None:
     root = install_gradescope(autograder_zip, tmp_path / "autograder")
-    repo = make_repository(root / "submission" / "my-repo", keep={"ex1", "ex2"})
+    repo = make_repository(root / "submission" / "my-repo", keep={"ex2", "ex3"})
     # A loop that even swallows the per-test timeout: only killing its process ends it.
     loop = """+
 def make_cache_key(req):
@@ -189,10 +189,10 @@ def make_cache_key(req):
             pass
 """
     add_files(repo, {"llm_client/cache_key.py": loop})
-    env = {"AUTOGRADER_EXERCISES": "ex1,ex2", "AUTOGRADER_DEADLINE_S": "20"}
+    env = {"AUTOGRADER_EXERCISES": "ex2,ex3", "AUTOGRADER_DEADLINE_S": "20"}
     _, results = run_autograder(root, runner[0], user=runner[1], extra_env=env, timeout_s=120)
-    assert score_by_exercise(results) == {"ex1": 0.0, "ex2": EX2}, results["output"]
-    assert "ex1: 0 of 13 points: the grader did not finish within" in results["output"]
+    assert score_by_exercise(results) == {"ex2": 0.0, "ex3": EX3}, results["output"]
+    assert "ex2: 0 of 13 points: the grader did not finish within" in results["output"]
 
 
 def test_setup_sh_installs_python_3_11_on_an_ubuntu_whose_python_is_3_10(tmp_path: Path) -> None:

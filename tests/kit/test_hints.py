@@ -239,46 +239,46 @@ def _needs_stubs() -> None:
 
 def test_a_not_started_exercise_shows_where_to_begin_and_how_to_ask_for_more() -> None:
     _needs_stubs()
-    ex2 = load_catalog()["ex2"]
-    run = run_grading(ROOT, exercises=["ex2"], timeout_s=RUN_TIMEOUT_S)
+    ex3 = load_catalog()["ex3"]
+    run = run_grading(ROOT, exercises=["ex3"], timeout_s=RUN_TIMEOUT_S)
     flat = _normalize(run.output)
-    assert _normalize(ex2.start) in flat, run.output[-2000:]
-    assert not any(_normalize(hint) in flat for hint in ex2.hints), "a not-started exercise gets no concept hint yet"
-    assert 'pytest -m ex2 --hint N` shows hint N of 3; in its notebook, check("ex2", hint=N)' in run.output
+    assert _normalize(ex3.start) in flat, run.output[-2000:]
+    assert not any(_normalize(hint) in flat for hint in ex3.hints), "a not-started exercise gets no concept hint yet"
+    assert 'pytest -m ex3 --hint N` shows hint N of 3; in its notebook, check("ex3", hint=N)' in run.output
 
 
 def test_the_hint_asked_for_in_a_terminal_is_shown() -> None:
     _needs_stubs()
-    ex3 = load_catalog()["ex3"]
-    run = run_grading(ROOT, exercises=["ex3"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "2"])
+    ex4 = load_catalog()["ex4"]
+    run = run_grading(ROOT, exercises=["ex4"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "2"])
     flat = _normalize(run.output)
-    assert _normalize(f"hint: (2 of 3) {ex3.hints[1]}") in flat, run.output[-2000:]
-    assert _normalize(ex3.start) not in flat and _normalize(ex3.hints[0]) not in flat
+    assert _normalize(f"hint: (2 of 3) {ex4.hints[1]}") in flat, run.output[-2000:]
+    assert _normalize(ex4.start) not in flat and _normalize(ex4.hints[0]) not in flat
 
 
 def test_a_hint_number_past_the_last_shows_the_last_and_zero_is_refused() -> None:
     _needs_stubs()
-    ex1 = load_catalog()["ex1"]
-    run = run_grading(ROOT, exercises=["ex1"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "9"])
-    assert _normalize(f"(3 of 3) {ex1.hints[2]}") in _normalize(run.output), run.output[-2000:]
-    refused = run_grading(ROOT, exercises=["ex1"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "0"])
+    ex2 = load_catalog()["ex2"]
+    run = run_grading(ROOT, exercises=["ex2"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "9"])
+    assert _normalize(f"(3 of 3) {ex2.hints[2]}") in _normalize(run.output), run.output[-2000:]
+    refused = run_grading(ROOT, exercises=["ex2"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "0"])
     assert refused.returncode == 4 and "--hint takes a hint number counted from 1" in refused.output
 
 
 def test_the_hint_asked_for_in_a_notebook_is_shown() -> None:
     _needs_stubs()
-    ex5 = load_catalog()["ex5"]
-    program = "from check import check; print('returned', check('ex5', hint=3))"
+    ex6 = load_catalog()["ex6"]
+    program = "from check import check; print('returned', check('ex6', hint=3))"
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}  # the learner package
     done = subprocess.run(
         [sys.executable, "-c", program],
         cwd=ROOT / "notebooks", env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert _normalize(f"(3 of 3) {ex5.hints[2]}") in _normalize(done.stdout), done.stdout[-2000:]
+    assert _normalize(f"(3 of 3) {ex6.hints[2]}") in _normalize(done.stdout), done.stdout[-2000:]
     assert "returned 0" in done.stdout
     refused = subprocess.run(
-        [sys.executable, "-c", "from check import check; check('ex5', hint=0)"],
+        [sys.executable, "-c", "from check import check; check('ex6', hint=0)"],
         cwd=ROOT / "notebooks", capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
     )  # fmt: skip
     assert "ValueError: hint must be a hint number counted from 1, got 0" in refused.stderr
@@ -316,7 +316,7 @@ def test_the_learner_package_ships_no_answer_in_code_docstrings_or_comments() ->
 
 
 def test_an_answer_copied_into_another_module_or_a_docstring_is_found(tmp_path: Path) -> None:
-    body = next(body for exercise, body in _answers() if exercise == "ex5" and "self._http.post(" in body)
+    body = next(body for exercise, body in _answers() if exercise == "ex6" and "self._http.post(" in body)
     statement = next(line.strip() for line in body.splitlines() if "self._http.post(" in line)
     package = tmp_path / "llm_client"
     package.mkdir()
@@ -324,6 +324,6 @@ def test_an_answer_copied_into_another_module_or_a_docstring_is_found(tmp_path: 
     (package / "twin.py").write_text(f"def send(self, req, headers, timeout_s):\n    {statement}\n", encoding="utf-8")
     (package / "notes.py").write_text(f'"""How it is done:\n\n    {statement}\n"""\n', encoding="utf-8")
     found = _shipped_answers(package)
-    assert any(f.startswith("llm_client/twin.py:2 holds ex5") for f in found), found
-    assert any(f.startswith("llm_client/notes.py holds ex5") for f in found), found
+    assert any(f.startswith("llm_client/twin.py:2 holds ex6") for f in found), found
+    assert any(f.startswith("llm_client/notes.py holds ex6") for f in found), found
     assert not any("clean.py" in f for f in found)

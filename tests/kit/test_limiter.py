@@ -1,7 +1,7 @@
 """The rate limiter (llm_client/limiter.py): token buckets that lend, one or two of them behind a lock.
 
 Times are seconds on a fake clock; nothing sleeps for real. The grader
-(tests/grader/test_ex6_token_bucket.py) checks TokenBucket.take's arithmetic
+(tests/grader/test_ex7_token_bucket.py) checks TokenBucket.take's arithmetic
 case by case; here the guarantee itself is checked for any arrival pattern,
 with RateLimiter's sync and async waits, threads, and bad input.
 """
@@ -28,7 +28,7 @@ from llm_client import (
     TokenBucket,
     estimate_tokens,
 )
-from llm_client.limiter import PacedProvider
+from llm_client._internal.rate_limiter import PacedProvider
 
 pytestmark = pytest.mark.kit
 

@@ -44,19 +44,19 @@ CATALOG = ROOT / "exercises.toml"
 #: The notebooks the course must have; any other notebooks/NN_*.ipynb is run and checked the same way.
 REQUIRED = [
     "00_start_here.ipynb",
-    "01_reliability_boundary.ipynb",
-    "02_ex1_cache_key.ipynb",
-    "03_ex2_backoff_jitter.ipynb",
-    "04_ex3_rate_limits.ipynb",
-    "06_ex4_structured_output.ipynb",
-    "07_ex5_provider_call.ipynb",
-    "08_putting_it_together.ipynb",
+    "01_ex1_call_path.ipynb",
+    "02_ex2_cache_key.ipynb",
+    "03_ex3_backoff_jitter.ipynb",
+    "04_ex4_rate_limits.ipynb",
+    "05_ex5_structured_output.ipynb",
+    "06_ex6_provider_call.ipynb",
+    "07_putting_it_together.ipynb",
 ]
 NAMES = sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))
-#: The exercise notebooks ("04_ex3_rate_limits.ipynb") and the exercise each one teaches.
+#: The exercise notebooks ("04_ex4_rate_limits.ipynb") and the exercise each one teaches.
 EXERCISE_OF = {name: match.group(1) for name in NAMES if (match := re.match(r"^\d\d_(ex\d+)_", name))}
 #: Notebooks that need no exercise solved: against the learner package they show no error at all.
-NEEDS_NO_EXERCISE = ["00_start_here.ipynb", "01_reliability_boundary.ipynb"]
+NEEDS_NO_EXERCISE = ["00_start_here.ipynb", "01_ex1_call_path.ipynb"]
 
 CELL_TIMEOUT_S = 30
 RUN_TIMEOUT_S = 120
@@ -139,7 +139,7 @@ def _run_reference_once(names: list[str], junit: Path) -> ReferenceRun:
     cells: dict[str, list[tuple[str, float, str | None]]] = {}
     if junit.is_file():
         for case in ElementTree.parse(junit).getroot().iter("testcase"):
-            classname = case.get("classname") or ""  # "notebooks.02_ex1_cache_key.ipynb"
+            classname = case.get("classname") or ""  # "notebooks.02_ex2_cache_key.ipynb"
             notebook = next((name for name in names if classname.endswith(name)), classname)
             problem = next((child for child in case if child.tag in ("failure", "error")), None)
             failure = None if problem is None else (problem.get("message") or "") + "\n" + (problem.text or "")
@@ -336,7 +336,7 @@ def _solution_lines() -> dict[str, set[str]]:
 
 
 def test_reference_answers_have_blocks_to_compare_with() -> None:
-    assert set(_solution_lines()) >= {"ex1", "ex2", "ex3", "ex4", "ex5"}
+    assert set(_solution_lines()) >= {"ex2", "ex3", "ex4", "ex5", "ex6"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -377,9 +377,9 @@ def _shows_what_check_returns(source: str) -> bool:
 
 
 def test_the_bare_check_detector_tells_the_cells_apart() -> None:
-    assert _shows_what_check_returns('from check import check\n\ncheck("ex2")')
-    assert not _shows_what_check_returns('from check import check\n\npoints = check("ex2")')
-    assert not _shows_what_check_returns('from check import check\n\ncheck("ex2");')
+    assert _shows_what_check_returns('from check import check\n\ncheck("ex3")')
+    assert not _shows_what_check_returns('from check import check\n\npoints = check("ex3")')
+    assert not _shows_what_check_returns('from check import check\n\ncheck("ex3");')
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -476,11 +476,11 @@ def _catalog_entry(exercise: str) -> dict[str, Any]:
 def test_check_prints_the_table_and_returns_full_points_for_the_reference() -> None:
     if not (ROOT / "tests" / "grader").is_dir() or not CATALOG.is_file():
         pytest.skip("the grader is not there yet")
-    done = _check_in_subprocess("ex2", SOLUTIONS)
+    done = _check_in_subprocess("ex3", SOLUTIONS)
     assert done.returncode == 0, done.stderr
-    full = int(_catalog_entry("ex2")["points"])
+    full = int(_catalog_entry("ex3")["points"])
     assert f"points returned: {full}" in done.stdout, done.stdout
-    assert re.search(rf"^ex2 .* {full}/{full}\s+passed$", done.stdout, re.MULTILINE), done.stdout
+    assert re.search(rf"^ex3 .* {full}/{full}\s+passed$", done.stdout, re.MULTILINE), done.stdout
     assert not re.search(r"\d+ passed.* in [\d.]+s", done.stdout), "the table only, not pytest's summary"
 
 
@@ -489,7 +489,7 @@ def test_check_returns_zero_without_raising_for_an_unsolved_exercise() -> None:
         pytest.skip("llm_client/ has no exercise stubs yet (it is a plain copy of the reference)")
     if not (ROOT / "tests" / "grader").is_dir():
         pytest.skip("the grader is not there yet")
-    done = _check_in_subprocess("ex1", ROOT)
+    done = _check_in_subprocess("ex2", ROOT)
     assert done.returncode == 0, done.stderr
     assert "points returned: 0" in done.stdout and "not started" in done.stdout, done.stdout
 

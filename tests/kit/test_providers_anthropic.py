@@ -1,4 +1,4 @@
-"""AnthropicProvider: Messages API requests and responses (llm_client/providers/anthropic_messages.py)."""
+"""AnthropicProvider: Messages API requests and responses (llm_client/_internal/anthropic_messages.py)."""
 
 from __future__ import annotations
 

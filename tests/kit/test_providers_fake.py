@@ -1,4 +1,4 @@
-"""FakeProvider: deterministic, scriptable, and it records every call (llm_client/providers/fake.py)."""
+"""FakeProvider: deterministic, scriptable, and it records every call (llm_client/_internal/fake_provider.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OpenAIProvider: Chat Completions requests and responses (llm_client/providers/openai_chat.py)."""
+"""OpenAIProvider: Chat Completions requests and responses (llm_client/providers/http.py)."""
 
 from __future__ import annotations
 

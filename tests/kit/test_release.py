@@ -52,7 +52,7 @@ def test_the_copy_holds_the_course_and_the_grader(release_dir: Path) -> None:
     for ex in CATALOG.values():
         assert (release_dir / ex.grader).is_file(), ex.grader
     readme = (release_dir / "README.md").read_text(encoding="utf-8")
-    assert "--solutions" not in readme and "pytest -m ex2" in readme
+    assert "--solutions" not in readme and "pytest -m ex3" in readme
     assert all(ex.notebook in readme for ex in CATALOG.values())
 
 

@@ -1,4 +1,4 @@
-"""The 429 policy, RetryPolicy and RetryState (llm_client/retry.py)."""
+"""The 429 policy, RetryPolicy and RetryState (llm_client/retry_after.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from llm_client import (
     RetriesExhaustedError,
     ServerError,
     backoff_delay,
-    rate_limit_delay,
+    retry_delay,
 )
-from llm_client.policy import RetryPolicy, RetryState
+from llm_client._internal.policy import RetryPolicy, RetryState
 
 pytestmark = pytest.mark.kit
 
@@ -37,13 +37,13 @@ class Backoff:
         return self.value
 
 
-# -- rate_limit_delay ------------------------------------------------------------------------
+# -- retry_delay ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("retry_after", [0.0, 0.25, 2.0, 59.9, 60.0])
 def test_429_waits_retry_after_when_it_is_at_most_the_limit(retry_after: float) -> None:
     backoff = Backoff()
-    wait = rate_limit_delay(RateLimitError(retry_after=retry_after), 1, max_retry_after_s=60.0, backoff=backoff)
+    wait = retry_delay(RateLimitError(retry_after=retry_after), 1, max_retry_after_s=60.0, backoff=backoff)
     assert wait == retry_after
     assert backoff.asked == []  # the backoff is not even drawn
 
@@ -51,14 +51,14 @@ def test_429_waits_retry_after_when_it_is_at_most_the_limit(retry_after: float) 
 @pytest.mark.parametrize("retry_after", [60.01, 3600.0])
 def test_429_falls_back_to_backoff_for_that_attempt_when_retry_after_is_too_long(retry_after: float) -> None:
     backoff = Backoff(1.5)
-    wait = rate_limit_delay(RateLimitError(retry_after=retry_after), 2, max_retry_after_s=60.0, backoff=backoff)
+    wait = retry_delay(RateLimitError(retry_after=retry_after), 2, max_retry_after_s=60.0, backoff=backoff)
     assert wait == 1.5
     assert backoff.asked == [2]
 
 
 def test_429_without_retry_after_uses_backoff_for_that_attempt() -> None:
     backoff = Backoff(0.3)
-    assert rate_limit_delay(RateLimitError(), 0, max_retry_after_s=60.0, backoff=backoff) == 0.3
+    assert retry_delay(RateLimitError(), 0, max_retry_after_s=60.0, backoff=backoff) == 0.3
     assert backoff.asked == [0]
 
 

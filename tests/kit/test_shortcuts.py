@@ -1,10 +1,10 @@
-"""No shortcut earns points: each one, on a submission with only ex2 solved, gets no more than the honest score.
+"""No shortcut earns points: each one, on a submission with only ex3 solved, gets no more than the honest score.
 
 Every case runs the real entry points: the Classroom step commands of the committed workflow,
 run as GitHub Classroom's command grader runs them, and Gradescope's run_autograder from the
 built zip (as an unprivileged user when the tests run as root). The honest score of each
-submission is 0 for ex1 (a stub), which every shortcut is tried on; shortcuts that leave the
-submission's code working must also still earn ex2's points.
+submission is 0 for ex2 (a stub), which every shortcut is tried on; shortcuts that leave the
+submission's code working must also still earn ex3's points.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.kit.platform_runs import (
 from tools.build_gradescope import build
 
 CATALOG = load_catalog()
-HONEST = CATALOG["ex2"].points
+HONEST = CATALOG["ex3"].points
 #: Set by a forged report: every test of every exercise passed.
 FORGED = '{"score": 1000, "tests": [], "body": "{}", "seal": "0"}'
 
@@ -113,7 +113,7 @@ HARMLESS = {
 
 
 def submission(dest: Path, shortcut: str, results: Path) -> Path:
-    make_repository(dest, keep={"ex2"})
+    make_repository(dest, keep={"ex3"})
     files = {rel: text.replace("@RESULTS@", str(results)) for rel, text in SHORTCUTS[shortcut].items()}
     add_files(dest, files)
     return dest
@@ -122,10 +122,10 @@ def submission(dest: Path, shortcut: str, results: Path) -> Path:
 @pytest.mark.parametrize("shortcut", list(SHORTCUTS))
 def test_a_shortcut_earns_no_more_than_the_honest_score_on_classroom(shortcut: str, tmp_path: Path) -> None:
     repo = submission(tmp_path / "repo", shortcut, tmp_path / "results.json")
-    unsolved = classroom_step(repo, "ex1")
+    unsolved = classroom_step(repo, "ex2")
     assert unsolved.score == 0, unsolved.output[-3000:]
     if shortcut in HARMLESS:  # and the submission's own answer still earns its points
-        solved = classroom_step(repo, "ex2")
+        solved = classroom_step(repo, "ex3")
         assert solved.score == HONEST, solved.output[-3000:]
 
 
@@ -151,8 +151,8 @@ def test_a_shortcut_earns_no_more_than_the_honest_score_on_gradescope(
 ) -> None:
     root = install_gradescope(autograder_zip, tmp_path / "autograder")
     submission(root / "submission" / "my-repo", shortcut, root / "results" / "results.json")
-    graded = "ex1,ex2" if shortcut in HARMLESS else "ex1"
+    graded = "ex2,ex3" if shortcut in HARMLESS else "ex2"
     env = {"AUTOGRADER_EXERCISES": graded}
     done, results = run_autograder(root, unprivileged_python, user=UNPRIVILEGED, extra_env=env)
-    assert score_by_exercise(results).get("ex1", 0.0) == 0.0, results["output"]
+    assert score_by_exercise(results).get("ex2", 0.0) == 0.0, results["output"]
     assert results["score"] == (HONEST if shortcut in HARMLESS else 0.0), done.stdout[-3000:]

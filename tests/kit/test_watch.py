@@ -26,10 +26,10 @@ REPORT = {
     "score": 25.0,
     "max_score": 86.0,
     "tests": [
-        {"name": "ex1: a test", "score": 13.0, "max_score": 13.0},
-        {"name": "ex2: a test", "score": 12.0, "max_score": 12.0},
-        {"name": "ex3: a test", "score": 0.0, "max_score": 16.0},
-        {"name": "ex6: a test", "score": 0.0, "max_score": 11.0},
+        {"name": "ex2: a test", "score": 13.0, "max_score": 13.0},
+        {"name": "ex3: a test", "score": 12.0, "max_score": 12.0},
+        {"name": "ex4: a test", "score": 0.0, "max_score": 16.0},
+        {"name": "ex7: a test", "score": 0.0, "max_score": 11.0},
     ],
 }
 
@@ -63,7 +63,7 @@ def test_it_grades_once_then_again_for_each_batch_that_saves_a_python_file(watch
     assert made == 3 and runs == [0, 1, 2]
     assert "graded every exercise" in text
     assert "graded again after you saved llm_client/backoff.py" in text
-    assert "graded again after you saved llm_client/providers/http.py, llm_client/retry.py" in text
+    assert "graded again after you saved llm_client/providers/http.py, llm_client/retry_after.py" in text
     assert text.count("TABLE") == 3 and text.count("Progress: [") == 3
 
 
@@ -75,9 +75,9 @@ def test_progress_shows_a_bar_over_all_exercises(watch: ModuleType) -> None:
 
 def test_progress_counts_optional_points_apart_from_the_required_total(watch: ModuleType) -> None:
     report = {"score": 36.0, "max_score": 25.0, "tests": [
-        {"name": "ex1: a test", "score": 13.0, "max_score": 13.0},
-        {"name": "ex2: a test", "score": 12.0, "max_score": 12.0},
-        {"name": "ex6: a test", "score": 11.0, "max_score": 11.0},
+        {"name": "ex2: a test", "score": 13.0, "max_score": 13.0},
+        {"name": "ex3: a test", "score": 12.0, "max_score": 12.0},
+        {"name": "ex7: a test", "score": 11.0, "max_score": 11.0},
     ]}  # fmt: skip
     assert watch.progress_line(report).endswith("3 of 3 exercises done, 25 of 25 points, plus 11 of 11 optional")
     assert "unknown" in watch.progress_line(None)
@@ -114,7 +114,7 @@ def test_with_the_real_grader_a_save_shows_the_table_and_progress_again(watch: M
     made = watch.watch([{(Change.modified, str(PACKAGE / "backoff.py"))}], write=lines.append)
     text = "\n".join(lines)
     assert made == 2
-    assert text.count("ex2   Backoff and jitter") == 2 and "ex2 not started" in text, text[-3000:]
+    assert text.count("ex3   Backoff and jitter") == 2 and "ex3 not started" in text, text[-3000:]
     pattern = r"^Progress: \[-{30}\] 0 of (\d+) exercises done, 0 of (\d+) points, plus 0 of \d+ optional$"
     progress = re.findall(pattern, text, re.MULTILINE)
     catalog = load_catalog()

@@ -2,41 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from llm_client import _lazy
+from llm_client._internal.lazy import PROVIDERS_ALL as __all__  # noqa: F401
+from llm_client._internal.lazy import providers_dir as __dir__  # noqa: F401
+from llm_client._internal.lazy import providers_getattr as __getattr__  # noqa: F401
 
 if TYPE_CHECKING:
-    from llm_client.providers.anthropic_messages import AnthropicProvider
-    from llm_client.providers.base import AsyncProvider, LLMResponse, Provider
-    from llm_client.providers.fake import FakeCall, FakeProvider, echo_reply
-    from llm_client.providers.openai_chat import OpenAIProvider
-
-#: Each module, and the names it exports here: imported on the first use of one of them.
-_EXPORTS = _lazy.by_name(
-    {
-        "llm_client.providers.anthropic_messages": ("AnthropicProvider",),
-        "llm_client.providers.base": ("AsyncProvider", "LLMResponse", "Provider"),
-        "llm_client.providers.fake": ("FakeCall", "FakeProvider", "echo_reply"),
-        "llm_client.providers.openai_chat": ("OpenAIProvider",),
-    }
-)
-
-__all__ = [
-    "AnthropicProvider",
-    "AsyncProvider",
-    "FakeCall",
-    "FakeProvider",
-    "LLMResponse",
-    "OpenAIProvider",
-    "Provider",
-    "echo_reply",
-]
-
-
-def __getattr__(name: str) -> Any:
-    return _lazy.load(__name__, _EXPORTS, name, globals())
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    from llm_client._internal.anthropic_messages import AnthropicProvider as AnthropicProvider
+    from llm_client._internal.fake_provider import (
+        FakeCall as FakeCall,
+    )
+    from llm_client._internal.fake_provider import (
+        FakeProvider as FakeProvider,
+    )
+    from llm_client._internal.fake_provider import (
+        echo_reply as echo_reply,
+    )
+    from llm_client._internal.openai_chat import OpenAIProvider as OpenAIProvider
+    from llm_client.providers.base import (
+        AsyncProvider as AsyncProvider,
+    )
+    from llm_client.providers.base import (
+        LLMResponse as LLMResponse,
+    )
+    from llm_client.providers.base import (
+        Provider as Provider,
+    )

@@ -1,0 +1,126 @@
+"""Anthropic's Messages API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from llm_client._internal.checks import check_int
+from llm_client._internal.http_support import credentials_redacted, json_body, rate_limit_headers, resolve_api_key
+from llm_client._internal.sender import DEFAULT_MAX_RESPONSE_BYTES
+from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
+from llm_client.providers.base import LLMResponse
+from llm_client.providers.http import HTTPProvider
+from llm_client.request import LLMRequest
+
+__all__ = ["AnthropicProvider"]
+
+
+class AnthropicProvider(HTTPProvider):
+    """Calls ``POST {base_url}/v1/messages`` with the headers the API requires.
+
+    ``api_key`` defaults to the ``ANTHROPIC_API_KEY`` environment variable and
+    is checked at the first call. The Messages API requires ``max_tokens``:
+    when the request leaves it None, ``default_max_tokens`` is sent.
+    ``http_client``, ``async_http_client`` and ``max_response_bytes``: see
+    :class:`~llm_client.providers.http.HTTPProvider`.
+    """
+
+    name = "anthropic"
+    api_version = "2023-06-01"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str = "https://api.anthropic.com",
+        http_client: httpx.Client | None = None,
+        default_max_tokens: int = 1024,
+        async_http_client: httpx.AsyncClient | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        check_int("default_max_tokens", default_max_tokens, minimum=1)
+        super().__init__(
+            api_key=resolve_api_key(api_key, "ANTHROPIC_API_KEY"),
+            base_url=base_url,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            max_response_bytes=max_response_bytes,
+        )
+        self.default_max_tokens = default_max_tokens
+
+    @property
+    def url(self) -> str:
+        """The Messages endpoint."""
+        return f"{self.base_url}/v1/messages"
+
+    def headers(self) -> dict[str, str]:
+        """The request headers; raises ConfigurationError when the key is missing."""
+        if not self._api_key:
+            raise ConfigurationError("AnthropicProvider has no API key: pass api_key=... or set ANTHROPIC_API_KEY")
+        return {
+            "x-api-key": self._api_key,
+            "anthropic-version": self.api_version,
+            "content-type": "application/json",
+        }
+
+    def payload(self, req: LLMRequest) -> dict[str, Any]:
+        """The JSON body for ``req``; the system prompt is a top-level field here.
+
+        The Messages API takes ``temperature`` from 0.0 to 1.0 (a higher one is
+        refused here with ValueError, before anything is sent) and accepts either
+        ``temperature`` or ``top_p``, not both: when ``top_p`` is set it is sent
+        instead of ``temperature``.
+        """
+        if req.temperature > 1.0:
+            raise ValueError(f"temperature must be <= 1.0 for AnthropicProvider, got {req.temperature!r}")
+        body: dict[str, Any] = {
+            "model": req.model,
+            "max_tokens": req.max_tokens if req.max_tokens is not None else self.default_max_tokens,
+            "messages": [{"role": "user", "content": req.prompt}],
+        }
+        if req.top_p is not None:
+            body["top_p"] = req.top_p
+        else:
+            body["temperature"] = req.temperature
+        if req.system_prompt is not None:
+            body["system"] = req.system_prompt
+        if req.stop:
+            body["stop_sequences"] = list(req.stop)
+        return body
+
+    def parse(self, response: httpx.Response) -> LLMResponse:
+        """Turn a 2xx Messages ``response`` into an LLMResponse: the text blocks, joined.
+
+        ``stop_reason`` "refusal" is a ContentRefusedError (even with partial
+        text); "max_tokens" and "model_context_window_exceeded" give a truncated
+        answer (:attr:`LLMResponse.truncated`), which the client never caches.
+        """
+        with credentials_redacted(response):
+            body = json_body(response, provider=self.name)
+            if body.get("stop_reason") == "refusal":
+                raise ContentRefusedError(
+                    f"{self.name}: the model refused (stop_reason='refusal')", status_code=response.status_code
+                )
+            content = body.get("content")
+            if not isinstance(content, list):
+                raise MalformedResponseError(f"{self.name} answered with no content", status_code=response.status_code)
+            texts = [
+                block["text"]
+                for block in content
+                if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+            ]
+            if not texts:
+                raise MalformedResponseError(
+                    f"{self.name} answered with no text block (stop_reason={body.get('stop_reason')!r})",
+                    status_code=response.status_code,
+                )
+            usage = body.get("usage")
+            return LLMResponse(
+                text="".join(texts),
+                model=str(body.get("model") or ""),
+                finish_reason=body.get("stop_reason"),
+                usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
+                headers=rate_limit_headers(response),
+            )

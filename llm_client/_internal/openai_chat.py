@@ -1,0 +1,158 @@
+"""OpenAI Chat Completions, and every server that speaks it (Ollama, vLLM, LM Studio ...).
+
+The payload and the parsing; the attempt itself is
+:meth:`~llm_client.providers.http.HTTPProvider.complete` (exercise 6).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from llm_client._internal.http_support import (
+    credentials_redacted,
+    json_body,
+    rate_limit_headers,
+    redact_credentials,
+    resolve_api_key,
+)
+from llm_client._internal.sender import DEFAULT_MAX_RESPONSE_BYTES
+from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
+from llm_client.providers.base import LLMResponse
+from llm_client.providers.http import HTTPProvider
+from llm_client.request import LLMRequest
+
+__all__ = ["OpenAIProvider", "is_reasoning_model"]
+
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+#: OpenAI's reasoning models: the o-series (o1, o3, o4-mini ...) and the GPT-5 family, except its
+#: ``-chat`` models. They refuse ``max_tokens`` and any ``temperature`` or ``top_p`` but the default.
+_REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?!.*-chat)")
+
+
+def is_reasoning_model(model: str) -> bool:
+    """Whether ``model`` names one of OpenAI's reasoning models (see ``OpenAIProvider(reasoning=...)``)."""
+    return _REASONING_MODEL.match(model) is not None
+
+
+class OpenAIProvider(HTTPProvider):
+    """Calls ``POST {base_url}/chat/completions``.
+
+    ``api_key`` defaults to the ``OPENAI_API_KEY`` environment variable; it is
+    read when the provider is made and checked at the first call, so a missing
+    key never breaks an import. A server on loopback (``localhost``,
+    ``127.0.0.1``, ``::1``) needs no key. ``http_client``,
+    ``async_http_client`` and ``max_response_bytes``: see :class:`HTTPProvider`.
+
+    ``reasoning``: whether the model is a reasoning model, which takes
+    ``max_completion_tokens`` and no ``temperature`` or ``top_p`` (it answers
+    400 to them). None (the default) decides from the model's name: the
+    o-series and the GPT-5 family, except its ``-chat`` models. Other models,
+    and the compatible servers (Ollama, vLLM), get ``max_tokens`` and
+    ``temperature``.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str = "https://api.openai.com/v1",
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        reasoning: bool | None = None,
+    ) -> None:
+        if reasoning is not None and not isinstance(reasoning, bool):
+            raise TypeError(f"reasoning must be True, False or None, got {type(reasoning).__name__}")
+        self.reasoning = reasoning
+        super().__init__(
+            api_key=resolve_api_key(api_key, "OPENAI_API_KEY"),
+            base_url=base_url,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            max_response_bytes=max_response_bytes,
+        )
+
+    @property
+    def url(self) -> str:
+        """The Chat Completions endpoint."""
+        return f"{self.base_url}/chat/completions"
+
+    def headers(self) -> dict[str, str]:
+        """The request headers; raises ConfigurationError when a needed key is missing."""
+        headers = {"content-type": "application/json"}
+        if self._api_key:
+            headers["authorization"] = f"Bearer {self._api_key}"
+        elif urlsplit(self.base_url).hostname not in _LOOPBACK_HOSTS:
+            raise ConfigurationError("OpenAIProvider has no API key: pass api_key=... or set OPENAI_API_KEY")
+        return headers
+
+    def payload(self, req: LLMRequest) -> dict[str, Any]:
+        """The JSON body for ``req``: messages (system first, if any) and the settings that are set.
+
+        A reasoning model (see ``reasoning``) gets ``max_completion_tokens`` in place of
+        ``max_tokens``, and neither ``temperature`` nor ``top_p``.
+        """
+        messages = []
+        if req.system_prompt is not None:
+            messages.append({"role": "system", "content": req.system_prompt})
+        messages.append({"role": "user", "content": req.prompt})
+        reasoning = is_reasoning_model(req.model) if self.reasoning is None else self.reasoning
+        body: dict[str, Any] = {"model": req.model, "messages": messages}
+        if not reasoning:
+            body["temperature"] = req.temperature
+        if req.max_tokens is not None:
+            body["max_completion_tokens" if reasoning else "max_tokens"] = req.max_tokens
+        if req.top_p is not None and not reasoning:
+            body["top_p"] = req.top_p
+        if req.stop:
+            body["stop"] = list(req.stop)
+        return body
+
+    def parse(self, response: httpx.Response) -> LLMResponse:
+        """Turn a 2xx Chat Completions ``response`` into an LLMResponse.
+
+        A refusal, or ``finish_reason: "content_filter"`` (even with partial
+        text), is a ContentRefusedError; no usable text is a MalformedResponseError.
+        """
+        with credentials_redacted(response):
+            body = json_body(response, provider=self.name)
+            choices = body.get("choices")
+            if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+                raise MalformedResponseError(f"{self.name} answered with no choices", status_code=response.status_code)
+            choice = choices[0]
+            message = choice.get("message")
+            text = message.get("content") if isinstance(message, dict) else None
+            refusal = message.get("refusal") if isinstance(message, dict) else None
+            if isinstance(refusal, str) and refusal:
+                refusal = redact_credentials(refusal, response)  # before it is cut: no part of a key is left
+                raise ContentRefusedError(
+                    f"{self.name}: the model refused: {refusal[:200]}",
+                    status_code=response.status_code,
+                    provider_message=refusal[:500],
+                )
+            if choice.get("finish_reason") == "content_filter":
+                partial = f" after {len(text)} characters of partial text" if isinstance(text, str) and text else ""
+                raise ContentRefusedError(
+                    f"{self.name}: a content filter stopped the answer (finish_reason='content_filter'){partial}",
+                    status_code=response.status_code,
+                )
+            if not isinstance(text, str):
+                raise MalformedResponseError(
+                    f"{self.name} answered with no text content (finish_reason={choice.get('finish_reason')!r})",
+                    status_code=response.status_code,
+                )
+            usage = body.get("usage")
+            return LLMResponse(
+                text=text,
+                model=str(body.get("model") or ""),
+                finish_reason=choice.get("finish_reason"),
+                usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
+                headers=rate_limit_headers(response),
+            )

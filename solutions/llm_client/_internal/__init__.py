@@ -1,0 +1,1 @@
+"""What a production client needs beyond the lesson: no exercise needs a learner to read it."""
