@@ -1,9 +1,10 @@
 """``python -m tools mutants``: grade every catalogued wrong answer, and every right answer written another way.
 
-Each mutant of ``tools/mutants.py`` is applied to a fresh copy of the reference and its
-exercise is graded (``-m exN``): a wrong answer must lose points there ("caught"), a right
-answer written another way (``ALTERNATIVES``) must keep them all. Prints one line per
-mutant; exit status 0 when every wrong answer is caught and every right one kept.
+Each mutant of ``tools/mutants.py`` replaces one solution block in a fresh copy of the
+reference, and its exercise is graded (``-m exN``): a wrong answer must lose points there
+("caught"), a right answer written another way (``ALTERNATIVES``) must keep them all. Prints
+one line per mutant, and says so when one does not apply (its block is gone); exit status 0
+when every wrong answer is caught and every right one kept.
 ``tests/kit/test_grader_validity.py`` proves the same, and that nothing is lost elsewhere.
 """
 

@@ -74,7 +74,8 @@ class AsyncLLMClient(ClientBase[AsyncProvider]):
         hit = self._lookup(req, call)
         if hit is not None:
             return hit
-        for attempt in range(call.policy.max_retries + 1):
+        last = call.policy.max_retries
+        for attempt in range(last + 1):
             try:
                 response = await self.provider.acomplete(req, timeout_s=call.attempt_timeout())
             except LLMError as exc:

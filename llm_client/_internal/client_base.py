@@ -162,8 +162,8 @@ class ClientBase(Generic[P]):
         self._waits = waits
         self._scope = cache_scope(provider, cache_namespace)
         self.cache_truncated = cache_truncated
-        self._flights: Flights[str] = Flights()
-        self._aflights: AsyncFlights[str] = AsyncFlights()
+        self._flights: Flights[LLMResponse] = Flights()
+        self._aflights: AsyncFlights[LLMResponse] = AsyncFlights()
 
     def _check_sleep(self, sleep: Callable[[float], object]) -> None:
         """Refuse a ``sleep`` this client cannot use (a subclass's check; any callable will do here)."""
@@ -210,10 +210,10 @@ class ClientBase(Generic[P]):
 
     def _record(self, call: Call, attempt: int, response: LLMResponse) -> None:
         """For the async path: log the attempt that succeeded, and store its text when it may be stored."""
-        call.log(logging.INFO, "llm.attempt_ok", attempt, latency_s=call.latency())
-        keep = self.cache_truncated or not response.truncated
-        if keep and call.key is not None and self.cache is not None:
-            self.cache.set(call.key, response.text)
+        call.log(logging.INFO, "llm.attempt_ok", attempt, **{"latency_s": call.latency()})
+        storable = call.key if self.cache_truncated or not response.truncated else None
+        if storable is not None and self.cache is not None:
+            self.cache.set(storable, response.text)
 
     def _no_error_after(self, call: Call) -> AssertionError:
         """What a path raises when every attempt failed and after_failure never raised (a broken exercise 1)."""
@@ -286,7 +286,7 @@ class ClientBase(Generic[P]):
     def _keep_structured(self, call: _StructuredCall[T], done: StopIteration) -> T:
         """Cache the validated result the flow returned in ``done`` (when the call uses the cache); return it."""
         result: T = done.value
-        if call.key is not None and self.cache is not None:
+        if self.cache is not None and call.key is not None:
             # by_alias and round_trip: the stored JSON must validate again on the next hit.
             self.cache.set(call.key, result.model_dump_json(by_alias=True, round_trip=True))
         return result

@@ -111,7 +111,7 @@ def retry_delay(
     if not callable(backoff):
         raise TypeError(f"backoff must be callable, got {type(backoff).__name__}")
     # BEGIN SOLUTION ex4
-    asked = getattr(error, "retry_after", None)
+    asked: float | None = getattr(error, "retry_after", None)
     if asked is not None and asked <= max_retry_after_s:
         return asked
     return backoff(attempt)

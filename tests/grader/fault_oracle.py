@@ -1,8 +1,11 @@
 """The retry rules as an oracle: what one call must do, given what each attempt meets.
 
-Written from the documented rules (``llm_client/_internal/policy.py``), not from the
-client's code, and shared by the grader of exercise 1 and the kit's own fault
-tests:
+Written from the documented rules, not from the client's code: rules 1, 2 and 4
+are the call path's (``LLMClient._call_path`` and ``after_failure`` in
+``llm_client/client.py``, exercise 1); rule 3 is ``default_wait``'s (exercises 3
+and 4), which the grader of exercise 1 gives the client as its ``waits`` setting
+with a backoff of its own, and the kit's fault tests leave to the client. Shared
+by both:
 
 1. An answer ends the call. An error that is not retryable ends it at once.
 2. At most ``max_retries + 1`` attempts (attempts are counted from 0); after

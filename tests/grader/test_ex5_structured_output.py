@@ -1,8 +1,8 @@
 """Exercise 5: structured output. Parse and validate (parse_structured); ask again with the errors (ask_again).
 
-Graded through LLMClient.call_structured, which drives the flow those two functions decide.
-
-The client here gets its own ``key_fn``, so this exercise does not need exercise 2.
+Graded through call_structured, which drives the flow those two functions decide, on a client whose call asks
+the provider once (``OneAttemptClient`` below): this exercise needs neither exercise 1's call path nor exercise
+2's cache key.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_client import (
     FakeProvider,
-    LLMClient,
     LLMRequest,
     MemoryCache,
     StructuredOutputError,
     parse_structured,
 )
+from llm_client._internal.client_base import SyncClientBase
 from llm_client.structured import schema_cache_key
 
 pytestmark = pytest.mark.ex5
@@ -47,10 +47,19 @@ def simple_key(req: LLMRequest) -> str:
     return f"{req.model}|{req.system_prompt}|{req.prompt}"
 
 
-def make_client(script: list[str], cache: MemoryCache | None = None) -> tuple[LLMClient, FakeProvider]:
+class OneAttemptClient(SyncClientBase):
+    """LLMClient's call_structured over a call that asks the provider once, without a cache or retries."""
+
+    def call(
+        self, req: LLMRequest, *, timeout_s: float | None = None, max_retries: int | None = None, use_cache: bool = True
+    ) -> str:
+        return self.provider.complete(req, timeout_s=30.0).text
+
+
+def make_client(script: list[str], cache: MemoryCache | None = None) -> tuple[OneAttemptClient, FakeProvider]:
     provider = FakeProvider(script, default=lambda req: "(no more scripted answers)")
     sleeps: list[float] = []
-    return LLMClient(provider, cache=cache, key_fn=simple_key, sleep=sleeps.append), provider
+    return OneAttemptClient(provider, cache=cache, key_fn=simple_key, sleep=sleeps.append), provider
 
 
 # -- parse_structured ---------------------------------------------------------------------

@@ -1,16 +1,18 @@
-"""The adaptive limiter (llm_client/_internal/adaptive.py, llm_client/_internal/rate_headers.py), on a simulated server and a fake clock.
+"""The adaptive limiter (llm_client/_internal/adaptive.py, gcra.py, rate_headers.py): a simulated server, a fake clock.
 
 Every batch here runs in tests/kit/simulated_server.py: a provider's token
 bucket and its headers on the simulation's own clock, which the limiter reads
 too, so nothing waits for real. The figures asserted are the promises: at a
 server that sends its headers, 300 requests at 50/s with a burst of 50 end
 within 1.05x of the 5.0 s minimum with at most 1% of answers 429 and no
-failure; at one that sends none, at most 5% are 429s.
+failure; at one that sends none, at most 5% are 429s. Its schedule, a GCRA
+(llm_client/_internal/gcra.py), is tested on its own first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import pytest
@@ -28,6 +30,7 @@ from llm_client import (
     run_batch,
 )
 from llm_client._internal.adaptive import Turn
+from llm_client._internal.gcra import MAX_AHEAD_S, Gcra
 from llm_client._internal.rate_headers import Allowance, parse_duration, parse_rate_limits
 from llm_client._internal.rate_limiter import PacedProvider
 
@@ -49,6 +52,77 @@ ANTHROPIC = {
     "anthropic-ratelimit-input-tokens-remaining": "80000",
     "anthropic-ratelimit-input-tokens-reset": "2025-08-21T12:40:59Z",
 }
+
+
+# -- the schedule: GCRA -------------------------------------------------------------------------
+
+
+def schedule(allowance: Gcra, arrivals: list[float], amount: float = 1.0) -> tuple[list[float], Gcra]:
+    """The time each request arriving at ``arrivals`` (in order) may go, and the allowance after them."""
+    times = []
+    for now in arrivals:
+        at, allowance = allowance.take(now, amount)
+        times.append(at)
+    return times, allowance
+
+
+def test_gcra_lets_a_burst_of_capacity_go_at_once_then_spaces_requests_one_interval_apart() -> None:
+    times, after = schedule(Gcra.full(rate=2.0, capacity=3, now=0.0), [0.0] * 5)
+    assert times == pytest.approx([0.0, 0.0, 0.0, 0.5, 1.0]), "tau = T * (capacity - 1): three at once, then T = 0.5 s"
+    assert after.tat == pytest.approx(2.5) and after.level(0.0) == pytest.approx(-2.0), "two turns handed out ahead"
+    assert after.level(2.5) == pytest.approx(3.0) and after.level(100.0) == 3.0, "whole again at tat, never more"
+
+
+def test_gcra_schedules_each_request_at_the_later_of_its_arrival_and_tat_minus_tau() -> None:
+    times, _ = schedule(Gcra.full(rate=10.0, capacity=1, now=0.0), [0.0, 0.05, 0.25, 0.3])
+    assert times == pytest.approx([0.0, 0.1, 0.25, 0.35])
+
+
+def test_gcra_counts_requests_of_several_units_and_never_more_than_its_capacity() -> None:
+    times, after = schedule(Gcra.full(rate=100.0, capacity=1000, now=0.0), [0.0, 0.0, 0.0], amount=400)
+    assert times == pytest.approx([0.0, 0.0, 2.0]), "800 of 1000 at once; the third waits for 200 more"
+    at, _ = after.take(0.0, 5000)
+    assert at == pytest.approx(2.0 + 10.0), "a request larger than the allowance counts as the whole of it"
+
+
+def test_gcra_level_give_back_and_retune() -> None:
+    allowance = Gcra.full(rate=4.0, capacity=8, now=10.0).with_level(10.0, -2.0)
+    assert allowance.level(10.0) == pytest.approx(-2.0) and allowance.take(10.0)[0] == pytest.approx(10.75)
+    assert allowance.give_back(3.0).level(10.0) == pytest.approx(1.0)
+    assert allowance.with_level(10.0, 50.0).level(10.0) == 8.0, "never more than the capacity"
+    retuned = allowance.retuned(10.0, rate=1.0, capacity=20)
+    assert (retuned.rate, retuned.capacity) == (1.0, 20) and retuned.level(10.0) == pytest.approx(-2.0)
+    assert retuned.take(10.0)[0] == pytest.approx(13.0), "what it holds is kept; the new rate refills it"
+
+
+def test_gcra_pause_schedules_nothing_before_it_ends_and_pauses_do_not_add_up() -> None:
+    allowance = Gcra.full(rate=2.0, capacity=5, now=0.0).paused(0.0, until=3.0)
+    assert allowance.take(0.0)[0] == pytest.approx(3.0) and allowance.level(1.0) == pytest.approx(0.0)
+    twice = allowance.paused(1.0, until=2.0).paused(1.0, until=3.5)
+    assert twice.take(1.0)[0] == pytest.approx(3.5), "the later end wins"
+    owing = Gcra.full(rate=2.0, capacity=5, now=0.0).with_level(0.0, -1.0).paused(0.0, until=3.0)
+    assert owing.take(0.0)[0] == pytest.approx(3.5), "what was owed is still owed after the pause"
+    raised = allowance.with_level(1.0, 5.0)
+    assert raised.take(1.0)[0] == pytest.approx(2.5), "refilled or not, nothing goes before the pause ends (until - T)"
+
+
+@pytest.mark.parametrize(
+    ("rate", "capacity", "until"),
+    [(1e-300, 1.0, 5.0), (1e-9, 1e300, 5.0), (1e300, 1e-300, 5.0), (1.0, 10.0, 1e300), (1.0, 10.0, math.inf)],
+)
+def test_gcra_stays_finite_whatever_the_headers_say(rate: float, capacity: float, until: float) -> None:
+    allowance = Gcra.full(rate, capacity, now=100.0).paused(100.0, until)
+    for _ in range(3):
+        at, allowance = allowance.take(100.0, capacity)
+        assert math.isfinite(at) and 100.0 <= at <= 100.0 + 2 * MAX_AHEAD_S
+    for value in (allowance.tat, allowance.level(100.0), allowance.retuned(100.0, 1.0, 1.0).tat):
+        assert not math.isnan(value) and value != math.inf
+
+
+@pytest.mark.parametrize(("rate", "capacity"), [(0.0, 1.0), (-1.0, 1.0), (math.nan, 1.0), (1.0, math.inf), (1.0, 0.0)])
+def test_gcra_refuses_a_rate_or_capacity_that_is_not_a_finite_positive_number(rate: float, capacity: float) -> None:
+    with pytest.raises(ValueError, match=r"rate|capacity"):
+        Gcra.full(rate, capacity, now=0.0)
 
 
 # -- reading the headers ------------------------------------------------------------------------
@@ -181,6 +255,13 @@ def test_answers_without_headers_raise_the_rate_by_about_increase_per_s_each_sec
         turn = limiter.acquire()
         limiter.observe(turn, {})
     assert limiter.requests_per_s == pytest.approx(12.0, abs=0.3)
+
+
+def test_a_first_reading_of_a_full_bucket_is_learned_from_not_divided_by_zero() -> None:
+    limiter = AdaptiveLimiter(clock=lambda: 0.0)
+    full = {**ANTHROPIC, "anthropic-ratelimit-requests-remaining": "1000"}  # the input tokens are full too
+    limiter.observe(limiter.reserve(), full)
+    assert limiter.requests_per_s == pytest.approx(1000 / 60) and limiter.tokens_per_minute == pytest.approx(80000)
 
 
 def test_retry_after_holds_every_turn_until_it_has_passed() -> None:

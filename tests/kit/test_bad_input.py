@@ -25,7 +25,6 @@ from llm_client import (
     MemoryCache,
     OpenAIProvider,
     RateLimitError,
-    ServerError,
     SQLiteCache,
     add_jitter,
     backoff_delay,
@@ -213,7 +212,7 @@ def _cases() -> list[Case]:
     add("retry-after-now-str", _parse_retry_after, {"now": "now"}, TypeError, "now")
 
     # retry_delay.
-    add("rate-limit-error-not-429", _retry_delay, {"error": ServerError("boom")}, TypeError, "error")
+    add("retry-delay-error-not-an-llm-error", _retry_delay, {"error": ValueError("boom")}, TypeError, "error")
     add("rate-limit-attempt-negative", _retry_delay, {"attempt": -1}, ValueError, "attempt")
     add("rate-limit-attempt-bool", _retry_delay, {"attempt": False}, TypeError, "attempt")
     add("rate-limit-max-negative", _retry_delay, {"max_retry_after_s": -1.0}, ValueError, "max_retry_after_s")

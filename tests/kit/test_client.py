@@ -351,9 +351,9 @@ def test_closing_the_client_closes_the_http_client_its_provider_made() -> None:
 def test_a_retry_decision_that_never_gives_up_ends_with_an_error_that_says_what_it_must_do(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import llm_client._internal.policy
+    import llm_client.client
 
-    monkeypatch.setattr(llm_client._internal.policy.RetryState, "after_failure", lambda self, error, attempt: 0.0)
+    monkeypatch.setattr(llm_client.client, "after_failure", lambda call, error, attempt: 0.0)
     provider = FakeProvider([ServerError("down", status_code=503)] * 3)
     with pytest.raises(AssertionError, match=r"after_failure returned a wait after the last one \(attempt 2"):
         make_client(provider, max_retries=2).call(LLMRequest(model="m", prompt="p"))

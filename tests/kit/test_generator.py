@@ -148,22 +148,17 @@ def test_generated_package_passes_ruff(tmp_path: Path) -> None:
 
 
 _LEARNER_CHECK = r"""
-import io, random, sys
+import io, sys
 from pathlib import Path
 import llm_client
 from llm_client import (FakeProvider, LLMClient, LLMRequest, MemoryCache, SQLiteCache, ServerError,
                         enable_logging, RateLimitError)
+from llm_client.logs import log_event
 assert Path(llm_client.__file__).parent == Path(sys.argv[1]), llm_client.__file__
 req = LLMRequest(model="m", prompt="hello")
 log = io.StringIO()
 enable_logging(stream=log)
-
-# Outside the exercises everything works: the fake provider, both caches, logging, the client loop.
-for cache in (MemoryCache(), SQLiteCache(Path(sys.argv[2]) / "c.sqlite")):
-    provider = FakeProvider(["hi"])
-    client = LLMClient(provider, cache=cache, key_fn=lambda r: r.prompt, sleep=lambda s: None)
-    assert client.call(req) == "hi" and client.call(req) == "hi" and provider.call_count == 1
-assert "llm.attempt_ok" in log.getvalue() and "llm.cache_hit" in log.getvalue()
+solved = set(sys.argv[3].split(",")) - {""}
 
 def must_raise(fn, exercise):
     try:
@@ -173,33 +168,63 @@ def must_raise(fn, exercise):
         return
     raise AssertionError(f"expected the {exercise} stub to raise NotImplementedError")
 
-# A stub's NotImplementedError reaches the caller at once: never retried, never cached.
+# Outside the exercises everything works: the fake provider, both caches, logging.
+for cache in (MemoryCache(), SQLiteCache(Path(sys.argv[2]) / "c.sqlite")):
+    cache.set("k", "v")
+    assert cache.get("k") == "v" and cache.get("other") is None
+assert FakeProvider(["hi"]).complete(req, timeout_s=1.0).text == "hi"
+log_event(20, "llm.probe", request_id="r")
+assert "llm.probe" in log.getvalue()
+
 sleeps, cache = [], MemoryCache()
-provider = FakeProvider(["hi"])
-must_raise(lambda: LLMClient(provider, cache=cache, sleep=sleeps.append).call(req), "ex2")
-assert provider.call_count == 0 and len(cache) == 0 and sleeps == []
-
-# A failed attempt meets the retry loop's decision first (ex1), for a 5xx and a 429 alike.
-for failure in (ServerError("boom", status_code=500), RateLimitError(retry_after=1.0)):
-    provider = FakeProvider([failure, "hi"])
-    client = LLMClient(provider, cache=cache, key_fn=lambda r: r.prompt, sleep=sleeps.append, max_retries=3)
+if "ex1" not in solved:
+    # The call path is exercise 1: its stub reaches the caller at once, nothing asked, stored or slept.
+    provider = FakeProvider(["hi"])
+    client = LLMClient(provider, cache=cache, key_fn=lambda r: r.prompt, sleep=sleeps.append)
     must_raise(lambda: client.call(req), "ex1")
-    assert provider.call_count == 1 and len(cache) == 0 and sleeps == [], (provider.call_count, len(cache), sleeps)
-
-from llm_client import OpenAIProvider
-import httpx
-openai = OpenAIProvider(api_key="sk-x", base_url="http://127.0.0.1:9/v1", http_client=httpx.Client())
-client = LLMClient(openai, cache=cache, key_fn=lambda r: r.prompt, sleep=sleeps.append, max_retries=3)
-must_raise(lambda: client.call(req), "ex6")
-assert len(cache) == 0 and sleeps == []
+    assert provider.call_count == 0 and len(cache) == 0 and sleeps == []
+else:
+    provider = FakeProvider(["hi"])
+    client = LLMClient(provider, cache=cache, key_fn=lambda r: r.prompt, sleep=sleeps.append)
+    assert client.call(req) == "hi" and client.call(req) == "hi" and provider.call_count == 1
+    assert "llm.attempt_ok" in log.getvalue() and "llm.cache_hit" in log.getvalue()
+    # A stub's NotImplementedError reaches the caller at once: never retried, never cached.
+    cache = MemoryCache()
+    provider = FakeProvider(["hi"])
+    must_raise(lambda: LLMClient(provider, cache=cache, sleep=sleeps.append).call(req), "ex2")
+    assert provider.call_count == 0 and len(cache) == 0 and sleeps == []
+    # The default waits are exercises 3 and 4: a failed attempt meets the Retry-After decision (ex4) first.
+    for failure in (ServerError("boom", status_code=500), RateLimitError(retry_after=1.0)):
+        provider = FakeProvider([failure, "hi"])
+        client = LLMClient(provider, cache=cache, key_fn=lambda r: r.prompt, sleep=sleeps.append, max_retries=3)
+        must_raise(lambda: client.call(req), "ex4")
+        assert provider.call_count == 1 and len(cache) == 0 and sleeps == [], (provider.call_count, len(cache), sleeps)
+    # Given waits, the client retries without them.
+    provider = FakeProvider([ServerError("boom", status_code=500), "hi"])
+    client = LLMClient(provider, key_fn=lambda r: r.prompt, sleep=sleeps.append, waits=lambda e, a: 0.25)
+    assert client.call(req) == "hi" and sleeps == [0.25]
+    sleeps.clear()
+    from llm_client import OpenAIProvider
+    import httpx
+    openai = OpenAIProvider(api_key="sk-x", base_url="http://127.0.0.1:9/v1", http_client=httpx.Client())
+    client = LLMClient(openai, cache=cache, key_fn=lambda r: r.prompt, sleep=sleeps.append, max_retries=3)
+    must_raise(lambda: client.call(req), "ex6")
+    assert len(cache) == 0 and sleeps == []
 print("learner package ok")
 """
 
 
-def test_learner_package_works_outside_the_exercises_and_stubs_reach_the_caller(tmp_path: Path) -> None:
-    env = {"PATH": "", "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"}
+@pytest.mark.parametrize("solved", [(), ("ex1",)])
+def test_learner_package_works_outside_the_exercises_and_stubs_reach_the_caller(
+    tmp_path: Path, solved: tuple[str, ...]
+) -> None:
+    package = LEARNER_PACKAGE
+    if solved:
+        package = tmp_path / "pkg" / "llm_client"
+        generate_package(package, keep=set(solved))
+    env = {"PATH": "", "PYTHONPATH": str(package.parent), "PYTHONHASHSEED": "0"}
     done = subprocess.run(
-        [sys.executable, "-c", _LEARNER_CHECK, str(LEARNER_PACKAGE), str(tmp_path)],
+        [sys.executable, "-c", _LEARNER_CHECK, str(package), str(tmp_path), ",".join(solved)],
         cwd=tmp_path,
         env=env,
         capture_output=True,

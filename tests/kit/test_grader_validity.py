@@ -1,6 +1,7 @@
 """The grader is right: full marks for the reference, 0 for the stubs, each exercise graded on its own,
-every common wrong answer (tools/mutants.py) loses points in its own exercise and nowhere else, every
-right answer written another way keeps full marks, and a failing test shows the hint that fits it.
+every common wrong answer (tools/mutants.py: a wrong answer in place of one solution block) loses points
+in its own exercise and nowhere else, every right answer written another way keeps full marks, and a
+failing test shows the hint that fits it.
 
 Each package is graded by the real grader in a subprocess (``PYTHONPATH`` pointing to a temporary
 copy), and the scores are read from its ``--grade-report`` JSON. All gradings run in parallel, once.
@@ -138,6 +139,23 @@ def test_every_exercise_has_at_least_eight_mutants(exercise: str) -> None:
     assert sum(m.exercise == exercise for m in MUTANTS) >= 8
 
 
+def test_each_mutant_has_its_own_name_and_replaces_a_function_of_its_exercise() -> None:
+    names = [m.name for m in (*MUTANTS, *ALTERNATIVES)]
+    assert len(names) == len(set(names)), "two mutants share a name"
+    for mutant in (*MUTANTS, *ALTERNATIVES):
+        assert mutant.function in CATALOG[mutant.exercise].functions, mutant
+
+
+def test_a_mutant_of_a_function_without_a_solution_block_does_not_apply(tmp_path: Path) -> None:
+    package = copy_package(SOLUTIONS_PACKAGE, tmp_path) / "llm_client"
+    gone = Mutant("gone", "ex4", "rate_limit_delay", "return 0.0", "a function since renamed")
+    with pytest.raises(MutantError, match="ex4 has no solution block in rate_limit_delay; its blocks are in "):
+        apply_mutant(gone, package)
+    broken = Mutant("broken", "ex3", "add_jitter", "return (", "a body that does not parse")
+    with pytest.raises(MutantError, match=r"backoff\.py does not parse with its body"):
+        apply_mutant(broken, package)
+
+
 @pytest.mark.parametrize("alternative", ALTERNATIVES, ids=[m.name for m in ALTERNATIVES])
 def test_each_right_answer_written_another_way_keeps_full_marks(
     grades: dict[str, Grade], mutant_errors: dict[str, MutantError], alternative: Mutant
@@ -161,7 +179,7 @@ def test_each_right_answer_written_another_way_keeps_full_marks(
         ("retry_after_zero_is_falsy", 3),  # retry_delay
         ("request_timeout_408_not_retried", 2),  # error_for_status
         ("unsupported_protocol_retried", 3),  # error_for_transport
-        ("no_timeout_passed", 1),  # OpenAIProvider.complete
+        ("no_timeout_passed", 1),  # HTTPProvider.complete
     ],
 )
 def test_a_failing_exercise_shows_the_hint_of_its_first_failing_test(

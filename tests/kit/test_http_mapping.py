@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from llm_client._internal.http_support import json_body, provider_message, redact_credentials, resolve_api_key
 from provider_payloads import (
     ENDPOINTS,
     PROXY_HTML,
@@ -39,6 +38,7 @@ from llm_client import (
     RetriesExhaustedError,
     ServerError,
 )
+from llm_client._internal.http_support import json_body, provider_message, redact_credentials, resolve_api_key
 from llm_client.providers.http import error_for_status, error_for_transport
 
 pytestmark = pytest.mark.kit

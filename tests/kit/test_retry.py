@@ -1,4 +1,5 @@
-"""The 429 policy, RetryPolicy and RetryState (llm_client/retry_after.py)."""
+"""The waits and the decisions: retry_delay (llm_client/retry_after.py), RetryPolicy and Call (llm_client/_internal/),
+and default_wait and after_failure (llm_client/client.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from llm_client import (
     backoff_delay,
     retry_delay,
 )
-from llm_client._internal.policy import RetryPolicy, RetryState
+from llm_client._internal.calls import Call
+from llm_client._internal.policy import RetryPolicy
+from llm_client.client import after_failure, default_wait
 
 pytestmark = pytest.mark.kit
 
@@ -92,17 +95,51 @@ def test_policy_rejects_bad_numbers_naming_the_field(field: str, value: Any, err
         RetryPolicy(**{field: value})
 
 
-# -- RetryState ------------------------------------------------------------------------------
+# -- Call, after_failure and default_wait ---------------------------------------------------------
 
 
-def state(policy: RetryPolicy, *, clock: FakeTime | None = None, seed: int = 5) -> RetryState:
+class _Decided:
+    """A call whose after_failure reads like a method, as the tests below use it."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+
+    def after_failure(self, error: Any, attempt: int) -> float:
+        return after_failure(self.call, error, attempt)
+
+    def attempt_timeout(self) -> float:
+        return self.call.attempt_timeout()
+
+
+def state(policy: RetryPolicy, *, clock: FakeTime | None = None, seed: int = 5) -> _Decided:
     clock = clock or FakeTime(start=100.0)
-    return RetryState(policy, clock=clock.clock, rng=random.Random(seed), request_id="r1", model="m")
+    rng = random.Random(seed)
+
+    def waits(error: Any, attempt: int) -> float:
+        return default_wait(error, attempt, policy=policy, rng=rng)
+
+    return _Decided(Call(policy, key=None, clock=clock.clock, waits=waits, request_id="r1", model="m"))
 
 
-def test_state_offers_max_retries_plus_one_attempts_counted_from_zero() -> None:
-    assert list(state(RetryPolicy(max_retries=3)).attempts) == [0, 1, 2, 3]
-    assert list(state(RetryPolicy(max_retries=0)).attempts) == [0]
+def test_call_wait_is_the_wait_rule_it_was_given_for_that_error_and_attempt() -> None:
+    asked: list[tuple[Any, int]] = []
+
+    def waits(error: Any, attempt: int) -> float:
+        asked.append((error, attempt))
+        return 1.25 * (attempt + 1)
+
+    error = ServerError("503")
+    call = Call(RetryPolicy(), key=None, clock=lambda: 0.0, waits=waits, request_id="r1", model="m")
+    assert call.wait(error, 2) == 3.75
+    assert asked == [(error, 2)]
+
+
+def test_default_wait_honours_a_5xx_retry_after_within_the_limit_else_backs_off() -> None:
+    policy = RetryPolicy(max_retry_after_s=10.0, backoff_base_s=1.0, backoff_cap_s=8.0)
+    asked = ServerError("503", status_code=503, retry_after=4.0)
+    assert default_wait(asked, 0, policy=policy, rng=random.Random(1)) == 4.0
+    too_long = ServerError("503", status_code=503, retry_after=40.0)
+    assert default_wait(too_long, 2, policy=policy, rng=random.Random(1)) == random.Random(1).uniform(0.0, 4.0)
 
 
 def test_a_non_retryable_error_is_raised_as_it_is() -> None:

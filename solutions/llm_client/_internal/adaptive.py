@@ -1,8 +1,10 @@
 """A limiter that finds the provider's limit by itself: from its rate-limit headers, and from its 429s.
 
-:class:`AdaptiveLimiter` paces attempts like :class:`~llm_client.limiter.RateLimiter`
-(a lending token bucket behind a lock, shared by threads and tasks, with an
-injectable clock and sleep), but nobody gives it a rate. It learns one:
+:class:`AdaptiveLimiter` paces attempts like :class:`~llm_client._internal.rate_limiter.RateLimiter`
+(one schedule behind a lock, shared by threads and tasks, with an injectable
+clock and sleep), but nobody gives it a rate. It learns one, and keeps it as
+a GCRA schedule (:mod:`llm_client._internal.gcra`): one time per allowance,
+so it needs nothing from exercise 7 and works whether or not it is solved.
 
 - **From the headers** of each answer (see :mod:`llm_client._internal.rate_headers`):
   the provider's own bucket, its size (``limit``) and refill rate, for
@@ -36,8 +38,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
 from llm_client._internal.checks import check_int, check_number
+from llm_client._internal.gcra import Gcra
 from llm_client._internal.rate_headers import Allowance, parse_rate_limits
-from llm_client.limiter import TokenBucket
 
 __all__ = ["AdaptiveLimiter", "Turn"]
 
@@ -59,20 +61,6 @@ class Turn:
     at: float
     tokens: int
     wait: float
-
-
-def _level(bucket: TokenBucket, now: float) -> float:
-    """Refill ``bucket`` up to ``now`` and return what it holds (negative while lent)."""
-    if now > bucket.updated:
-        bucket.tokens = min(bucket.capacity, bucket.tokens + (now - bucket.updated) * bucket.rate)
-        bucket.updated = now
-    return bucket.tokens
-
-
-def _take(bucket: TokenBucket, now: float, amount: float) -> float:
-    """Take ``amount`` (clamped to the capacity) at ``now``; the seconds from ``now`` until it may be used."""
-    at = max(now, bucket.updated)
-    return (at - now) + bucket.take(at, min(amount, bucket.capacity))
 
 
 class AdaptiveLimiter:
@@ -111,8 +99,8 @@ class AdaptiveLimiter:
         self._sleep = sleep
         self._async_sleep = async_sleep
         self._lock = threading.Lock()
-        self._requests: TokenBucket | None = None
-        self._tokens: TokenBucket | None = None
+        self._requests: Gcra | None = None  # the copy of the provider's request allowance
+        self._tokens: Gcra | None = None  # and of its token allowance
         self._told = False  # the request rate came from headers (not from 429s)
         self._epoch = 0
         self._seq = 0
@@ -151,11 +139,14 @@ class AdaptiveLimiter:
         check_int("tokens", tokens, minimum=0)
         now = self._clock()
         with self._lock:
-            wait = 0.0
+            at = now
             if self._requests is not None:
-                wait = _take(self._requests, now, 1.0)
+                go, self._requests = self._requests.take(now, 1.0)
+                at = max(at, go)
             if self._tokens is not None and tokens:
-                wait = max(wait, _take(self._tokens, now, float(tokens)))
+                go, self._tokens = self._tokens.take(now, float(tokens))
+                at = max(at, go)
+            wait = at - now
             self._seq += 1
             turn = Turn(self._seq, self._epoch, now + wait, tokens, wait)
             self._sent.append(turn)
@@ -227,9 +218,9 @@ class AdaptiveLimiter:
             elif rate_limited:
                 self._back_off(turn, now)
             elif self._requests is not None and not self._told and turn.epoch == self._epoch:
-                bucket = self._requests
-                _level(bucket, now)
-                bucket.rate += self.increase_per_s / bucket.rate
+                requests = self._requests
+                rate = requests.rate + self.increase_per_s / requests.rate
+                self._requests = requests.retuned(now, rate, requests.capacity)
             if limits.tokens is not None:
                 self._tokens = self._line_up(
                     "tokens", self._tokens, limits.tokens, turn, now, lambda t: float(t.tokens)
@@ -263,14 +254,14 @@ class AdaptiveLimiter:
         """Take back every turn handed out for later than ``now``: its waiter will queue again."""
         pending = self._pending(now)
         if self._requests is not None:
-            self._requests.tokens += len(pending)
+            self._requests = self._requests.give_back(float(len(pending)))
         if self._tokens is not None:
-            self._tokens.tokens += sum(t.tokens for t in pending)
+            self._tokens = self._tokens.give_back(float(sum(t.tokens for t in pending)))
         self._epoch += 1
         for _ in pending:
             self._sent.pop()
 
-    def _smoothed(self, kind: str, told: Allowance, bucket: TokenBucket | None) -> float:
+    def _smoothed(self, kind: str, told: Allowance, bucket: Gcra | None) -> float:
         """The refill rate, each reading weighted by how much of the bucket was used when it was read.
 
         A reading taken near a full bucket rests on a rounded ``remaining`` of
@@ -290,20 +281,25 @@ class AdaptiveLimiter:
         rate, weight = self._readings.get(kind, (told.rate_per_s, 0.0))
         used = told.limit - told.remaining
         weight *= 0.9
-        rate = (rate * weight + told.rate_per_s * used) / (weight + used)
+        if weight + used > 0:  # a first reading of a full bucket (Anthropic's, at the start) weighs nothing
+            rate = (rate * weight + told.rate_per_s * used) / (weight + used)
         self._readings[kind] = (rate, weight + used)
         return rate
 
     def _line_up(
         self,
         kind: str,
-        bucket: TokenBucket | None,
+        bucket: Gcra | None,
         told: Allowance,
         turn: Turn,
         now: float,
         amount: Callable[[Turn], float],
-    ) -> TokenBucket:
-        """Make ``bucket`` the server's bucket as ``told`` by the answer to ``turn``, carried forward to ``now``."""
+    ) -> Gcra:
+        """``bucket`` made the server's bucket as ``told`` by the answer to ``turn``, carried forward to ``now``.
+
+        The caller stores what this returns as the allowance of ``kind``; a
+        withdrawal here also gives back what pending turns took of the other.
+        """
         rate = self._smoothed(kind, told, bucket)
         elapsed = max(0.0, now - turn.at)
         server = min(told.limit, told.remaining + _ROUNDED + elapsed * rate)
@@ -312,22 +308,20 @@ class AdaptiveLimiter:
         spare = min(rate * _JITTER_S, 0.25 * told.limit)
         sent_level = server - spare - self._sent_after(turn, now, amount)
         if bucket is None:
-            bucket = TokenBucket(rate, told.limit, start=now)
-            bucket.tokens = sent_level
-            return bucket
-        _level(bucket, now)
-        bucket.rate, bucket.capacity = rate, told.limit
+            return Gcra.full(rate, told.limit, now).with_level(now, sent_level)
+        bucket = bucket.retuned(now, rate, told.limit)
         if turn.epoch != self._epoch:
             return bucket  # sent under a schedule already withdrawn: what it says is out of date
         pending = sum(amount(t) for t in self._pending(now))
         tolerance = min(
             max(2.0, 0.02 * told.limit), 0.25 * told.limit
         )  # rounding, and turns counted whole against a steady refill
-        if sent_level < bucket.tokens + pending - tolerance:
-            self._withdraw_pending(now)
-            bucket.tokens = sent_level
-        elif sent_level > bucket.tokens + pending + tolerance:
-            bucket.tokens = min(bucket.capacity, sent_level - pending)
+        level = bucket.level(now)
+        if sent_level < level + pending - tolerance:
+            self._withdraw_pending(now)  # gives back to the stored allowances; this one is set just below
+            return bucket.with_level(now, sent_level)
+        if sent_level > level + pending + tolerance:
+            return bucket.with_level(now, sent_level - pending)
         return bucket
 
     def _back_off(self, turn: Turn, now: float) -> None:
@@ -338,18 +332,13 @@ class AdaptiveLimiter:
             recent = [t.at for t in self._sent if now - _WINDOW_S < t.at <= now]
             span = now - min(recent) if len(recent) > 1 else _WINDOW_S
             rate = len(recent) / min(max(span, 1e-3), _WINDOW_S)
-            self._requests = TokenBucket(max(_MIN_RATE_PER_S, rate), 1.0, start=now)
-        bucket = self._requests
-        _level(bucket, now)
+            self._requests = Gcra.full(max(_MIN_RATE_PER_S, rate), 1.0, now)
         self._withdraw_pending(now)
-        bucket.rate = max(_MIN_RATE_PER_S, bucket.rate * self.decrease)
-        bucket.capacity = 1.0
-        bucket.tokens = 0.0
+        requests = self._requests
+        rate = max(_MIN_RATE_PER_S, requests.rate * self.decrease)
+        self._requests = requests.retuned(now, rate, 1.0).with_level(now, 0.0)
 
     def _hold(self, now: float, until: float) -> None:
         """No request turn before ``until`` (clock seconds): the provider asked to wait that long."""
-        bucket = self._requests
-        if bucket is not None:
-            _level(bucket, now)
-            bucket.tokens = min(bucket.tokens, 0.0)
-            bucket.updated = max(bucket.updated, until - 1.0 / bucket.rate)
+        if self._requests is not None:
+            self._requests = self._requests.paused(now, until)
