@@ -96,6 +96,8 @@ class LLMClient(SyncClientBase):
     with ``client.close()`` or use ``with LLMClient(...) as client:``.
     """
 
+    _default_waits = staticmethod(default_wait)
+
     def call(
         self,
         req: LLMRequest,

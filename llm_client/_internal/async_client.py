@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from llm_client._internal.calls import Call
 from llm_client._internal.client_base import ClientBase
-from llm_client.client import after_failure
+from llm_client.client import after_failure, default_wait
 from llm_client.errors import LLMError
 from llm_client.providers.base import AsyncProvider, LLMResponse
 from llm_client.request import LLMRequest
@@ -54,6 +54,7 @@ class AsyncLLMClient(ClientBase[AsyncProvider]):
     """
 
     _provider_method = "acomplete"
+    _default_waits = staticmethod(default_wait)
 
     _default_sleep = staticmethod(asyncio.sleep)
 

@@ -106,6 +106,8 @@ class ClientBase(Generic[P]):
     """
 
     _provider_method = "complete"
+    #: The wait rule without a ``waits`` setting: ``(error, attempt, *, policy, rng) -> seconds``; each client names it.
+    _default_waits: Callable[..., float]
     _default_sleep: Callable[[float], object] = staticmethod(time.sleep)
 
     def __init__(
@@ -186,13 +188,11 @@ class ClientBase(Generic[P]):
         return dataclasses.replace(self.policy, **changes) if changes else self.policy
 
     def wait_before_retry(self, error: LLMError, attempt: int) -> float:
-        """Seconds to wait after ``error`` ended attempt ``attempt``: the ``waits`` setting, else
-        :func:`~llm_client.client.default_wait` with this client's backoff settings and rng."""
+        """Seconds to wait after ``error`` ended attempt ``attempt``: the ``waits`` setting, else the
+        client's default (:func:`~llm_client.client.default_wait`) with its backoff settings and rng."""
         if self._waits is not None:
             return self._waits(error, attempt)
-        from llm_client.client import default_wait
-
-        return default_wait(error, attempt, policy=self.policy, rng=self._rng)
+        return type(self)._default_waits(error, attempt, policy=self.policy, rng=self._rng)
 
     def _cached(self, key: str | None, req: LLMRequest, request_id: str) -> str | None:
         """The text stored under ``key`` (logged as a hit), or None."""

@@ -121,6 +121,8 @@ class LLMClient(SyncClientBase):
     with ``client.close()`` or use ``with LLMClient(...) as client:``.
     """
 
+    _default_waits = staticmethod(default_wait)
+
     def call(
         self,
         req: LLMRequest,

@@ -56,7 +56,7 @@ def test_it_grades_once_then_again_for_each_batch_that_saves_a_python_file(watch
     stream = [
         {(Change.modified, str(PACKAGE / "backoff.py"))},
         {(Change.added, str(PACKAGE / ".ipynb_checkpoints" / "notes.txt"))},  # not source: no grading
-        {(Change.modified, str(PACKAGE / "retry.py")), (Change.added, str(PACKAGE / "providers" / "http.py"))},
+        {(Change.modified, str(PACKAGE / "retry_after.py")), (Change.added, str(PACKAGE / "providers" / "http.py"))},
     ]
     made = watch.watch(stream, grade=_fake_grader(watch, runs), write=lines.append, clock=lambda: 0.0)
     text = "\n".join(lines)
