@@ -1189,6 +1189,18 @@ MUTANTS: tuple[Mutant, ...] = (
         """,
     ),
     Mutant(
+        "retry_after_only_for_a_429", "ex4", "retry_delay",
+        why="only a RateLimitError's wait is read: a 503 or 529 that says when to come back is retried on backoff",
+        body="""
+        from llm_client.errors import RateLimitError
+
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            if error.retry_after <= max_retry_after_s:
+                return error.retry_after
+        return backoff(attempt)
+        """,
+    ),
+    Mutant(
         "http_date_not_understood", "ex4", "parse_retry_after",
         why="only numeric Retry-After values are read",
         body="""

@@ -413,8 +413,10 @@ def test_an_error_that_is_not_retryable_is_raised_as_it_is_at_once() -> None:
         clock = Clock()
         provider = ScriptedProvider(clock, [(error, 0.5), ("never", 0.0)])
         cache = RecordingCache()
-        outcome = outcome_of(make_client(clock, provider, cache=cache, max_retries=3))
+        waits = ScriptedWaits()
+        outcome = outcome_of(make_client(clock, provider, cache=cache, waits=waits, max_retries=3))
         what = f"{type(error).__name__} with retryable={error.retryable}"
+        assert waits.asked == [], f"expected no wait asked for a {what}: there is no next attempt, got {waits.asked}"
         assert outcome is error, f"expected the {what} itself to be raised, got {outcome!r}"
         assert provider.attempts == 1, f"expected 1 attempt for a {what}, got {provider.attempts}"
         assert clock.sleeps == [], f"expected no sleep before raising a {what}, got {clock.sleeps}"
@@ -432,9 +434,13 @@ def test_after_the_last_attempt_it_gives_up_with_retries_exhausted_chained_to_th
         clock = Clock()
         provider = ScriptedProvider(clock, [(e, 0.25) for e in errors])
         cache = RecordingCache()
-        client = make_client(clock, provider, cache=cache, waits=ScriptedWaits(seconds), max_retries=max_retries)
+        waits = ScriptedWaits(seconds)
+        client = make_client(clock, provider, cache=cache, waits=waits, max_retries=max_retries)
         outcome = outcome_of(client)
         what = f"max_retries={max_retries}, every attempt fails"
+        assert [attempt for _, attempt in waits.asked] == list(range(max_retries)), (
+            f"expected a wait asked after each attempt but the last ({what}), got {waits.asked}"
+        )
         assert provider.attempts == max_retries + 1, (
             f"expected max_retries + 1 = {max_retries + 1} attempt(s) ({what}), got {provider.attempts}"
         )

@@ -1,4 +1,4 @@
-"""Exercise 4: rate limits. Read Retry-After (parse_retry_after) and decide the wait after a 429 (retry_delay).
+"""Exercise 4: rate limits. Read Retry-After (parse_retry_after) and decide the wait after a failure (retry_delay).
 
 All waits are in seconds; ``now`` is a Unix timestamp.
 """
@@ -14,7 +14,7 @@ from email.utils import formatdate
 import httpx
 import pytest
 
-from llm_client import RateLimitError, parse_retry_after, retry_delay
+from llm_client import LLMTimeoutError, RateLimitError, ServerError, parse_retry_after, retry_delay
 
 pytestmark = pytest.mark.ex4
 
@@ -202,6 +202,9 @@ def test_retry_after_within_the_cap_is_honoured() -> None:
     assert got == 2.0, f"expected the wait the provider asked for (2.0 s), got {got!r}"
     at_cap = retry_delay(RateLimitError(retry_after=60.0), 1, max_retry_after_s=60.0, backoff=backoff)
     assert at_cap == 60.0, f"expected retry_after equal to max_retry_after_s (60) to be honoured, got {at_cap!r}"
+    unavailable = ServerError("HTTP 503", status_code=503, retry_after=2.5)
+    got_503 = retry_delay(unavailable, 0, max_retry_after_s=60.0, backoff=backoff)
+    assert got_503 == 2.5, f"expected a 503's Retry-After (2.5 s) to be honoured like a 429's, got {got_503!r}"
     assert backoff.asked == [], f"expected backoff not to be called when Retry-After is honoured, got {backoff.asked}"
 
 
@@ -227,4 +230,6 @@ def test_no_retry_after_falls_back_to_backoff() -> None:
     backoff = Backoff(0.75)
     got = retry_delay(RateLimitError(retry_after=None), 2, max_retry_after_s=60.0, backoff=backoff)
     assert got == 0.75, f"expected backoff(2) (0.75 s) when the provider gave no Retry-After, got {got!r}"
-    assert backoff.asked == [2], f"expected backoff to be asked about attempt 2, got {backoff.asked}"
+    timed_out = retry_delay(LLMTimeoutError("slow"), 1, max_retry_after_s=60.0, backoff=backoff)
+    assert timed_out == 0.75, f"expected backoff(1) after a timeout, which asks no wait, got {timed_out!r}"
+    assert backoff.asked == [2, 1], f"expected backoff to be asked about attempts 2 then 1, got {backoff.asked}"
