@@ -40,6 +40,7 @@ from tests.grader.launch import PACKAGE, package_parent_from_pythonpath
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
+HIDDEN = ROOT / "tests" / "hidden"
 
 
 class _PackageFinder(importlib.abc.MetaPathFinder):
@@ -90,10 +91,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if SOLUTIONS.is_dir()
         else argparse.SUPPRESS,
     )
+    parser.addoption(
+        "--hidden",
+        action="store_true",
+        help="add the hidden tier (tests/hidden/: the submission compared with the reference in child processes)"
+        if HIDDEN.is_dir()
+        else argparse.SUPPRESS,
+    )
     grading.add_options(parser)
+    grading.add_hidden_visibility_option(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--hidden") and not (HIDDEN / "conftest.py").is_file():
+        raise pytest.UsageError("--hidden: this copy of the course has no hidden tests (instructor copies only)")
     if config.getoption("--solutions"):
         if not (SOLUTIONS / PACKAGE / "__init__.py").is_file():
             raise pytest.UsageError("--solutions: this copy of the course has no solutions/ (run plain pytest)")
@@ -134,6 +145,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         owner = plugin.exercise_of_file(collection_path)
         if owner is not None and owner not in selected:
             return True
+    if collection_path == HIDDEN:
+        return None if config.getoption("--hidden") else True
     kit = ROOT / "tests" / "kit"
     if collection_path != kit or config.getoption("--solutions"):
         return None

@@ -9,7 +9,7 @@ exercises.toml), the GitHub Classroom workflow (.github/), the ways to open
 the course online (.devcontainer/ for Codespaces, binder/ for Binder) and the
 project files, with a README written for learners. It leaves out everything that
 gives answers away or is for instructors: solutions/, tools/ (generator,
-mutants, autograder builders), tests/kit/, bench/, .ci/ and the kit's dev
+mutants, autograder builders), tests/kit/, tests/hidden/ (the hidden tier), bench/, .ci/ and the kit's dev
 requirements. The files are the ones git tracks, as they are in the work tree,
 except for the lines about instructor-only files, which are rewritten or dropped
 (see LEARNER_EDITS).
@@ -33,7 +33,7 @@ from tests.grader.catalog import ROOT, Exercise, load_catalog
 from tools.generate_learner import check_package
 
 #: Paths (files, or folders ending in /) that never go to learners.
-EXCLUDED = ("solutions/", "tools/", "tests/kit/", "bench/", ".ci/", "requirements-dev.txt", "README.md")
+EXCLUDED = ("solutions/", "tools/", "tests/kit/", "tests/hidden/", "bench/", ".ci/", "requirements-dev.txt", "README.md")
 _NEVER = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints",
           ".hypothesis", "dist", "build", "artifacts"}
 

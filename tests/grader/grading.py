@@ -19,6 +19,13 @@ pytest's summary line; it still fails the run.
 and ``max_score``, and one entry per test whose ``name`` begins with its
 exercise id, with ``score``, ``max_score``, ``status`` and ``output``.
 
+Two tiers: the public grader tests (tests/grader/, shipped to learners) and, in
+instructor copies, the hidden tests (tests/hidden/, added with ``--hidden``).
+The table shows each tier's rows and total. When a run includes the hidden tier,
+its tests carry the points in the report and the public tests are listed at
+0 points (feedback); the hidden tests' Gradescope ``visibility`` is
+``--hidden-visibility`` (``after_due_date`` unless told).
+
 This module is registered by tests/conftest.py (``register``); it imports nothing
 from llm_client, so it reports even when the package under test cannot be imported.
 """
@@ -62,6 +69,7 @@ class TestResult:
     exercise: str
     points: float
     hint: int = 1
+    tier: str = "public"
     failed: bool = False
     skipped: bool = False
     not_started: str | None = None
@@ -82,6 +90,7 @@ class ExerciseTally:
 
     info: Exercise
     results: list[TestResult] = field(default_factory=list)
+    tier: str = "public"
     collection_error: str | None = None
     asked_hint: int | None = None
 
@@ -134,6 +143,15 @@ def add_options(parser: pytest.Parser) -> None:
         type=_hint_number,
         default=None,
         help="show hint N (counted from 1) of each exercise that is not done, in place of the usual one",
+    )
+
+
+def add_hidden_visibility_option(parser: pytest.Parser) -> None:
+    parser.getgroup("grader").addoption(
+        "--hidden-visibility",
+        choices=("hidden", "after_due_date", "after_published", "visible"),
+        default="after_due_date",
+        help="the Gradescope visibility of the hidden tier's tests in --grade-report (default after_due_date)",
     )
 
 
@@ -216,21 +234,29 @@ class GraderPlugin:
         self.config = config
         self.root = root
         self.grader_dir = root / "tests" / "grader"
+        self.hidden_dir = root / "tests" / "hidden"
         catalog_path = root / "exercises.toml"
         self.catalog = load_catalog(catalog_path) if catalog_path.is_file() else {}
         self.results: dict[str, TestResult] = {}
         self.collection_errors: dict[str, str] = {}
+        self.hidden_collection_errors: dict[str, str] = {}
         self.started = time.monotonic()
 
     # -- collection --------------------------------------------------------------------------
 
+    def _is_hidden_path(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(self.hidden_dir.resolve())
+
     def _is_grader_path(self, path: Path) -> bool:
-        return path.resolve().is_relative_to(self.grader_dir.resolve())
+        return path.resolve().is_relative_to(self.grader_dir.resolve()) or self._is_hidden_path(path)
 
     def exercise_of_file(self, path: Path) -> str | None:
         """The exercise whose grader file ``path`` is (the catalog's ``grader``, else its name), or None."""
         if not self._is_grader_path(path):
             return None
+        if self._is_hidden_path(path):
+            hidden = re.match(r"test_hidden_(ex\d+)", path.name)
+            return hidden[1] if hidden else None
         for info in self.catalog.values():
             if info.grader and (self.root / info.grader).resolve() == path.resolve():
                 return info.id
@@ -271,12 +297,14 @@ class GraderPlugin:
             if not isinstance(number, int) or number < 1 or (info is not None and number > len(info.hints)):
                 problems.append(f"{item.nodeid}: hint(n) must name one of {exercises[0]}'s hints, counted from 1")
                 continue
+            tier = "hidden" if self._is_hidden_path(item.path) else "public"
             self.results[item.nodeid] = TestResult(
                 nodeid=item.nodeid,
-                name=f"{exercises[0]}: {item.name}",
+                name=f"{exercises[0]}{' (hidden)' if tier == 'hidden' else ''}: {item.name}",
                 exercise=exercises[0],
                 points=float(points.args[0]),
                 hint=number,
+                tier=tier,
             )
         if problems:
             raise pytest.UsageError("grader tests without their marks:\n" + "\n".join(problems))
@@ -292,7 +320,8 @@ class GraderPlugin:
             return
         exercise = self.exercise_of_file(path)
         if exercise is not None:
-            self.collection_errors[exercise] = report.longreprtext[-_OUTPUT_LIMIT:]
+            errors = self.hidden_collection_errors if self._is_hidden_path(path) else self.collection_errors
+            errors[exercise] = report.longreprtext[-_OUTPUT_LIMIT:]
 
     # -- running -----------------------------------------------------------------------------
 
@@ -367,17 +396,20 @@ class GraderPlugin:
     def tallies(self) -> list[ExerciseTally]:
         """One tally per exercise that had tests (or a broken test file) in this run, in catalog order."""
         errors = self._collection_errors()
-        ids = {r.exercise for r in self.results.values()} | set(errors)
-        order = [ex for ex in self.catalog if ex in ids] + sorted(ids - set(self.catalog))
         tallies = []
-        for ex in order:
-            info = self.catalog.get(ex) or Exercise(
-                id=ex, title=ex, points=0, notebook="", grader="", files=(), functions=(), hints=()
-            )
-            tally = ExerciseTally(info, [r for r in self.results.values() if r.exercise == ex])
-            tally.collection_error = errors.get(ex)
-            tally.asked_hint = self.config.getoption("--hint", None)
-            tallies.append(tally)
+        for tier in ("public", "hidden"):
+            results = [r for r in self.results.values() if r.tier == tier]
+            tier_errors = errors if tier == "public" else self.hidden_collection_errors
+            ids = {r.exercise for r in results} | set(tier_errors)
+            order = [ex for ex in self.catalog if ex in ids] + sorted(ids - set(self.catalog))
+            for ex in order:
+                info = self.catalog.get(ex) or Exercise(
+                    id=ex, title=ex, points=0, notebook="", grader="", files=(), functions=(), hints=()
+                )
+                tally = ExerciseTally(info, [r for r in results if r.exercise == ex], tier=tier)
+                tally.collection_error = tier_errors.get(ex)
+                tally.asked_hint = self.config.getoption("--hint", None)
+                tallies.append(tally)
         return tallies
 
     @staticmethod
@@ -391,38 +423,17 @@ class GraderPlugin:
         title_width = max(len(t.info.title) + (11 if t.info.optional else 0) for t in tallies)
         lines = [f"{'exercise':<{title_width + 6}} {'points':>9}  status"]
         indent = " " * 6
-        for tally in tallies:
-            score = f"{self._points(tally.earned)}/{self._points(tally.possible)}"
-            label = tally.info.title + (" (optional)" if tally.info.optional else "")
-            lines.append(f"{tally.info.id:<5} {label:<{title_width}} {score:>9}  {tally.status}")
-            if tally.status == "passed":
+        public = [t for t in tallies if t.tier == "public"]
+        hidden = [t for t in tallies if t.tier == "hidden"]
+        for tier, rows in (("public", public), ("hidden", hidden)):
+            if not rows:
                 continue
-            if tally.collection_error:
-                lines.append(f"{indent}{error_summary(tally.collection_error)}")
-            stubs = dict.fromkeys(r.not_started for r in tally.results if r.not_started)
-            lines.extend(f"{indent}{line}" for line in stubs if line)
-            if tally.hint:
-                lines.extend(
-                    textwrap.wrap(
-                        f"hint: {tally.hint}",
-                        width=_WIDTH,
-                        initial_indent=indent,
-                        subsequent_indent=indent + "  ",
-                        break_on_hyphens=False,
-                    )
-                )
-        required = [t for t in tallies if not t.info.optional]
-        optional = [t for t in tallies if t.info.optional]
-        extra = f"{self._points(sum(t.earned for t in optional))} of {self._points(sum(t.possible for t in optional))}"
-        if required:
-            earned = sum(t.earned for t in required)
-            possible = sum(t.possible for t in required)
-            lines.append(f"total: {self._points(earned)} of {self._points(possible)} points")
-            if optional:
-                lines[-1] += f", plus {extra} optional"
-        else:
-            lines.append(f"total: {extra} optional points")
-        todo = next((t for t in tallies if t.status != "passed"), None)
+            if tier == "hidden":
+                lines.append("hidden tier (decides the grade where the instructor grades):")
+            for tally in rows:
+                lines.extend(self._row(tally, title_width, indent, hints=tier == "public"))
+            lines.append(self._total(rows, "total" if tier == "public" else "hidden total"))
+        todo = next((t for t in public if t.status != "passed"), None)
         if todo is not None:
             where = f": read {todo.info.notebook}" if todo.info.notebook else ""
             lines.append(f"next: {todo.info.id} {todo.info.title}{where}, then run `pytest -m {todo.info.id}`")
@@ -433,6 +444,39 @@ class GraderPlugin:
                 )
         return lines
 
+    def _row(self, tally: ExerciseTally, title_width: int, indent: str, *, hints: bool) -> list[str]:
+        score = f"{self._points(tally.earned)}/{self._points(tally.possible)}"
+        label = tally.info.title + (" (optional)" if tally.info.optional else "")
+        lines = [f"{tally.info.id:<5} {label:<{title_width}} {score:>9}  {tally.status}"]
+        if tally.status == "passed":
+            return lines
+        if tally.collection_error:
+            lines.append(f"{indent}{error_summary(tally.collection_error)}")
+        stubs = dict.fromkeys(r.not_started for r in tally.results if r.not_started)
+        lines.extend(f"{indent}{line}" for line in stubs if line)
+        if hints and tally.hint:
+            lines.extend(
+                textwrap.wrap(
+                    f"hint: {tally.hint}",
+                    width=_WIDTH,
+                    initial_indent=indent,
+                    subsequent_indent=indent + "  ",
+                    break_on_hyphens=False,
+                )
+            )
+        return lines
+
+    def _total(self, tallies: list[ExerciseTally], label: str) -> str:
+        required = [t for t in tallies if not t.info.optional]
+        optional = [t for t in tallies if t.info.optional]
+        extra = f"{self._points(sum(t.earned for t in optional))} of {self._points(sum(t.possible for t in optional))}"
+        if not required:
+            return f"{label}: {extra} optional points"
+        earned = sum(t.earned for t in required)
+        possible = sum(t.possible for t in required)
+        line = f"{label}: {self._points(earned)} of {self._points(possible)} points"
+        return line + (f", plus {extra} optional" if optional else "")
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         lines = self.table_lines()
         if not lines:
@@ -442,31 +486,43 @@ class GraderPlugin:
             terminalreporter.write_line(line)
 
     def report(self) -> dict[str, Any]:
-        """The Gradescope results.json of this run."""
+        """The Gradescope results.json of this run.
+
+        With the hidden tier in the run, its tests carry the points and the public tests are listed at 0
+        points (their outcome is feedback); the hidden tests' visibility is ``--hidden-visibility``.
+        """
+        graded_tier = "hidden" if any(r.tier == "hidden" for r in self.results.values()) else "public"
+        visibility = self.config.getoption("--hidden-visibility", "after_due_date")
         tests: list[dict[str, Any]] = []
-        for ex, error in self._collection_errors().items():
+        errors = [(ex, error, "public") for ex, error in self._collection_errors().items()]
+        errors += [(ex, error, "hidden") for ex, error in self.hidden_collection_errors.items()]
+        for ex, error, tier in errors:
             info = self.catalog.get(ex)
-            tests.append(
-                {
-                    "name": f"{ex}: the grader tests could not be loaded",
-                    "score": 0.0,
-                    "max_score": float(info.points if info else 0),
-                    "status": "failed",
-                    "output": f"{error_summary(error)}\n\n{error}",
-                }
-            )
+            counts = tier == graded_tier
+            entry = {
+                "name": f"{ex}{' (hidden)' if tier == 'hidden' else ''}: the grader tests could not be loaded",
+                "score": 0.0,
+                "max_score": float(info.points if info and counts else 0),
+                "status": "failed",
+                "output": f"{error_summary(error)}\n\n{error}",
+            }
+            if tier == "hidden":
+                entry["visibility"] = visibility
+            tests.append(entry)
         for result in self.results.values():
-            tests.append(
-                {
-                    "name": result.name,
-                    "score": result.score,
-                    "max_score": result.points,
-                    "status": "passed" if result.passed else "failed",
-                    "output": result.output,
-                }
-            )
+            counts = result.tier == graded_tier
+            entry = {
+                "name": result.name,
+                "score": result.score if counts else 0.0,
+                "max_score": result.points if counts else 0.0,
+                "status": "passed" if result.passed else "failed",
+                "output": result.output,
+            }
+            if result.tier == "hidden":
+                entry["visibility"] = visibility
+            tests.append(entry)
         optional = {ex for ex, info in self.catalog.items() if info.optional}
-        tallies = self.tallies()
+        tallies = [t for t in self.tallies() if t.tier == graded_tier]
         return {
             "score": sum(t["score"] for t in tests),
             "max_score": sum(t.possible for t in tallies if t.info.id not in optional),

@@ -57,7 +57,7 @@ def test_the_copy_holds_the_course_and_the_grader(release_dir: Path) -> None:
 
 
 def test_the_copy_holds_no_answers_and_no_instructor_files(release_dir: Path) -> None:
-    for rel in ("solutions", "tools", "tests/kit", "bench", ".ci", "requirements-dev.txt"):
+    for rel in ("solutions", "tools", "tests/kit", "tests/hidden", "bench", ".ci", "requirements-dev.txt"):
         assert not (release_dir / rel).exists(), rel
     for path in release_dir.rglob("*"):
         if path.is_file():

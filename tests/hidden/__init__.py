@@ -1,0 +1,1 @@
+"""The hidden tier (instructor copies only): see conftest.py."""
