@@ -74,17 +74,17 @@ def check(exercise: str, hint: int | None = None) -> int:
         print(f"The grader could not run (pytest exit code {run.returncode}); its output is above.")
         return 0
     points, max_points = _exercise_points(report, exercise)
-    print(feedback(report, exercise, _next_exercise(exercise) if points == max_points else None))
+    print(feedback(report, exercise, _next_step(exercise) if points == max_points else None))
     print(f"\n{exercise}: {points}/{max_points} points")
     return points
 
 
-def feedback(report: dict[str, Any], exercise: str, following: tuple[str, str, str] | None = None) -> str:
+def feedback(report: dict[str, Any], exercise: str, following: str | None = None) -> str:
     """What check() prints for ``exercise`` from a grading report (results.json).
 
     The exercise's row of the grader's table and its hint, then each failing test with
     the first lines of its error (what was expected, what came), then the next step:
-    running the check again, or ``following`` (id, title, notebook) once it passes.
+    running the check again, or ``following`` (where to go along the path) once it passes.
     """
     table = [line for line in str(report.get("output", "")).splitlines() if line.strip()]
     body = [line for line in table if not line.startswith(("total:", "next:", "more hints:"))]
@@ -101,8 +101,7 @@ def feedback(report: dict[str, Any], exercise: str, following: tuple[str, str, s
         lines.append(f'next: {todo}, then run check("{exercise}") again')
         lines += tips
     else:
-        ex_id, title, notebook = following
-        lines.append(f"next: {ex_id} {title}" + (f": open {notebook}" if notebook else ""))
+        lines.append(f"next: {following}")
     return "\n".join(lines)
 
 
@@ -125,14 +124,22 @@ def _tests_of(report: dict[str, Any], exercise: str) -> list[dict[str, Any]]:
     return [t for t in tests if isinstance(t, dict) and str(t.get("name", "")).startswith(f"{exercise}: ")]
 
 
-def _next_exercise(exercise: str) -> tuple[str, str, str] | None:
-    """The exercise after ``exercise`` in the catalog: (id, title, notebook), or None."""
+def _next_step(exercise: str) -> str:
+    """Where to go once ``exercise`` passes: the notebook after its own, in path order (an exercise's id and
+    title when that notebook has one), or word that the path is done."""
     catalog = _grader_module("catalog").load_catalog(ROOT / "exercises.toml")
-    ids = list(catalog)
-    if exercise not in ids or ids.index(exercise) + 1 == len(ids):
-        return None
-    after = catalog[ids[ids.index(exercise) + 1]]
-    return after.id, after.title, after.notebook
+    info = catalog.get(exercise)
+    notebooks = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if info is None or info.notebook not in notebooks:
+        return "run check() for the next exercise of your notebook"
+    later = notebooks[notebooks.index(info.notebook) + 1 :]
+    if not later:
+        return "that was the last exercise of the course: every notebook is done"
+    owner = next((ex for ex in catalog.values() if ex.notebook == later[0]), None)
+    if owner is None:
+        return f"open {later[0]} (no exercise to write there)"
+    optional = " (optional)" if owner.optional else ""
+    return f"{owner.id} {owner.title}{optional}: open {owner.notebook}"
 
 
 def _launcher() -> ModuleType:

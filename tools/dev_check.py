@@ -28,6 +28,7 @@ def problems(
     solutions: Path = SOLUTIONS_PACKAGE,
     learner: Path = LEARNER_PACKAGE,
     workers: int | None = None,
+    hidden: bool = False,
 ) -> list[str]:
     """Everything that keeps the exercises of ``solutions`` and ``learner`` from being sound (empty when they are).
 
@@ -47,7 +48,7 @@ def problems(
         for ex in catalog:
             generate_package(base / f"only-{ex}" / "llm_client", keep={ex}, src=solutions)
             parents[f"only-{ex}"] = base / f"only-{ex}"
-        grades = grade_many(parents, workers=workers, root=root)
+        grades = grade_many(parents, workers=workers, root=root, hidden=hidden)
     expected = {
         "reference": full,
         "stubs": dict.fromkeys(full, 0.0),
@@ -69,8 +70,9 @@ def _failing_reference_tests(reference: Grade) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=None, help="gradings at once (default: the CPU count)")
+    parser.add_argument("--hidden", action="store_true", help="check the hidden tier instead of the public one")
     args = parser.parse_args(argv)
-    found = problems(workers=args.jobs)
+    found = problems(workers=args.jobs, hidden=args.hidden)
     for line in found:
         print(line, file=sys.stderr)
     if found:

@@ -64,10 +64,12 @@ def grade(
     args: Iterable[str] = (),
     root: Path = ROOT,
     timeout_s: float = 300.0,
+    hidden: bool = False,
 ) -> Grade:
     """Run the grader of ``root`` on ``package_parent/llm_client``; return its report and output.
 
-    ``args`` are extra pytest arguments; ``["-m", "ex3"]`` grades one exercise.
+    ``args`` are extra pytest arguments; ``["-m", "ex3"]`` grades one exercise; ``hidden``
+    grades with the hidden tier instead of the public one.
     Raises RuntimeError when the run wrote no report.
     """
     if not (package_parent / PACKAGE / "__init__.py").is_file():
@@ -81,6 +83,7 @@ def grade(
             timeout_s=timeout_s,
             root=root,
             extra_args=["-q", *rest],
+            hidden=hidden,
         )
     return _grade_of(run)
 
@@ -98,6 +101,7 @@ def grade_many(
     workers: int | None = None,
     root: Path = ROOT,
     timeout_s: float = 300.0,
+    hidden: bool = False,
 ) -> dict[str, Grade]:
     """Grade several packages at once, at most ``workers`` together; results by the same names.
 
@@ -110,7 +114,9 @@ def grade_many(
             raise FileNotFoundError(f"no {PACKAGE} package in {parent}")
     with ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2)) as pool:
         futures = {
-            name: pool.submit(grade, parent, args=extra.get(name, ()), root=root, timeout_s=timeout_s)
+            name: pool.submit(
+                grade, parent, args=extra.get(name, ()), root=root, timeout_s=timeout_s, hidden=hidden
+            )
             for name, parent in package_parents.items()
         }
         return {name: future.result() for name, future in futures.items()}

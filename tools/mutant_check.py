@@ -5,6 +5,7 @@ reference, and its exercise is graded (``-m exN``): a wrong answer must lose poi
 ("caught"), a right answer written another way (``ALTERNATIVES``) must keep them all. Prints
 one line per mutant, and says so when one does not apply (its block is gone); exit status 0
 when every wrong answer is caught and every right one kept.
+``--hidden`` grades with the hidden tier (tests/hidden/) instead of the public one.
 ``tests/kit/test_grader_validity.py`` proves the same, and that nothing is lost elsewhere.
 """
 
@@ -22,8 +23,11 @@ from tools.grading_runs import copy_package, grade_many
 from tools.mutants import ALTERNATIVES, MUTANTS, Mutant, MutantError, apply_mutant
 
 
-def verdicts(exercises: Sequence[str] = (), *, root: Path = ROOT, workers: int | None = None) -> list[tuple[str, bool]]:
-    """One (line, ok) per mutant of ``exercises`` (all when empty), wrong answers first."""
+def verdicts(
+    exercises: Sequence[str] = (), *, root: Path = ROOT, workers: int | None = None, hidden: bool = False
+) -> list[tuple[str, bool]]:
+    """One (line, ok) per mutant of ``exercises`` (all when empty), wrong answers first; graded by the hidden
+    tier when ``hidden``."""
     full = {ex.id: float(ex.points) for ex in load_catalog(root / "exercises.toml").values()}
     chosen = [m for m in (*MUTANTS, *ALTERNATIVES) if not exercises or m.exercise in exercises]
     lines: dict[str, tuple[str, bool]] = {}
@@ -37,7 +41,9 @@ def verdicts(exercises: Sequence[str] = (), *, root: Path = ROOT, workers: int |
                 lines[mutant.name] = (f"{mutant.name}: does not apply: {exc}", False)
                 continue
             parents[mutant.name] = parent
-        grades = grade_many(parents, args={n: ["-m", m.exercise] for n, m in _by_name(chosen).items()}, workers=workers)
+        grades = grade_many(
+            parents, args={n: ["-m", m.exercise] for n, m in _by_name(chosen).items()}, workers=workers, hidden=hidden
+        )
     for mutant in chosen:
         if mutant.name in lines:
             continue
@@ -58,12 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools mutants", description=__doc__.split("\n\n")[0])
     parser.add_argument("--exercise", "-m", action="append", default=[], help="only this exercise (repeatable)")
     parser.add_argument("--jobs", type=int, default=None, help="gradings at once (default: the CPU count)")
+    parser.add_argument("--hidden", action="store_true", help="grade with the hidden tier instead of the public one")
     args = parser.parse_args(argv)
     unknown = set(args.exercise) - set(load_catalog())
     if unknown:
         print(f"--exercise: no such exercise {sorted(unknown)}", file=sys.stderr)
         return 2
-    results = verdicts(args.exercise, workers=args.jobs)
+    results = verdicts(args.exercise, workers=args.jobs, hidden=args.hidden)
     for line, _ in results:
         print(line)
     failed = sum(not ok for _, ok in results)

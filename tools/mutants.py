@@ -851,6 +851,93 @@ MUTANTS: tuple[Mutant, ...] = (
         return sleep_s
         """,
     ),
+    Mutant(
+        "not_retryable_raised_from_none", "ex1", "after_failure",
+        why="an error that is not retryable is raised 'from None': the httpx error the provider chained it to is lost",
+        body="""
+        error_type = type(error).__name__
+        call.log(logging.WARNING, "llm.attempt_failed", attempt, latency_s=call.latency(), error_type=error_type)
+        if not error.retryable:
+            call.log(logging.ERROR, "llm.gave_up", attempt, error_type=error_type, reason="not_retryable")
+            raise error from None
+        attempts_made = attempt + 1
+        if attempt >= call.policy.max_retries:
+            call.log(logging.ERROR, "llm.gave_up", attempt, error_type=error_type, reason="attempts_exhausted")
+            raise RetriesExhaustedError(
+                f"gave up after {attempts_made} attempt(s); last error: {error_type}: {error}",
+                attempts=attempts_made,
+                last_error=error,
+            ) from error
+        sleep_s = call.wait(error, attempt)
+        deadline = call.policy.deadline_s
+        if deadline is not None and call.elapsed() + sleep_s > deadline:
+            call.log(logging.ERROR, "llm.gave_up", attempt, error_type=error_type, reason="deadline")
+            raise DeadlineExceededError(
+                f"gave up after {attempts_made} attempt(s): waiting {sleep_s:.3f}s more would pass "
+                f"deadline_s={deadline}; last error: {error_type}: {error}",
+                attempts=attempts_made,
+                last_error=error,
+            ) from error
+        call.log(logging.INFO, "llm.retry_scheduled", attempt, error_type=error_type, sleep_s=sleep_s)
+        return sleep_s
+        """,
+    ),
+    Mutant(
+        "only_provider_errors_fail_an_attempt", "ex1", "LLMClient._call_path",
+        why="only a ProviderError is a failed attempt: a ConfigurationError or the caller's own LLMError "
+        "skips the decision (no log, no retry)",
+        body="""
+        from llm_client.errors import ProviderError
+
+        if call.key is not None and self.cache is not None:
+            cached = self.cache.get(call.key)
+            if cached is not None:
+                call.log(logging.INFO, "llm.cache_hit", None, latency_s=0.0)
+                return LLMResponse(cached, req.model)
+        for attempt in range(call.policy.max_retries + 1):
+            try:
+                response = self.provider.complete(req, timeout_s=call.attempt_timeout())
+            except ProviderError as error:
+                self.sleep(after_failure(call, error, attempt))
+                continue
+            call.log(logging.INFO, "llm.attempt_ok", attempt, latency_s=call.latency())
+            if call.key is not None and self.cache is not None and (self.cache_truncated or not response.truncated):
+                self.cache.set(call.key, response.text)
+            return response
+        raise self._no_error_after(call)
+        """,
+    ),
+    Mutant(
+        "exhausted_chained_to_the_cause", "ex1", "after_failure",
+        why="RetriesExhaustedError is chained to the last error's own cause (httpx's) instead of to the last error",
+        body="""
+        error_type = type(error).__name__
+        call.log(logging.WARNING, "llm.attempt_failed", attempt, latency_s=call.latency(), error_type=error_type)
+        if not error.retryable:
+            call.log(logging.ERROR, "llm.gave_up", attempt, error_type=error_type, reason="not_retryable")
+            raise error
+        attempts_made = attempt + 1
+        if attempt >= call.policy.max_retries:
+            call.log(logging.ERROR, "llm.gave_up", attempt, error_type=error_type, reason="attempts_exhausted")
+            raise RetriesExhaustedError(
+                f"gave up after {attempts_made} attempt(s); last error: {error_type}: {error}",
+                attempts=attempts_made,
+                last_error=error,
+            ) from error.__cause__ or error
+        sleep_s = call.wait(error, attempt)
+        deadline = call.policy.deadline_s
+        if deadline is not None and call.elapsed() + sleep_s > deadline:
+            call.log(logging.ERROR, "llm.gave_up", attempt, error_type=error_type, reason="deadline")
+            raise DeadlineExceededError(
+                f"gave up after {attempts_made} attempt(s): waiting {sleep_s:.3f}s more would pass "
+                f"deadline_s={deadline}; last error: {error_type}: {error}",
+                attempts=attempts_made,
+                last_error=error,
+            ) from error
+        call.log(logging.INFO, "llm.retry_scheduled", attempt, error_type=error_type, sleep_s=sleep_s)
+        return sleep_s
+        """,
+    ),
     # -- ex2: the cache key ------------------------------------------------------------------------
     Mutant(
         "key_misses_system_prompt", "ex2", "make_cache_key",
@@ -1107,6 +1194,19 @@ MUTANTS: tuple[Mutant, ...] = (
         if attempt >= math.log2(cap) - math.log2(base):
             return cap
         return min(cap, math.ldexp(base, min(attempt, 64)))
+        """,
+    ),
+    Mutant(
+        "backoff_first_wait_is_base", "ex3", "backoff_delay",
+        why="attempt 0 returns base even when base is above cap: the first wait breaks the cap",
+        body="""
+        if base == 0.0 or cap == 0.0:
+            return 0.0
+        if attempt == 0:
+            return base
+        if attempt >= math.log2(cap) - math.log2(base):
+            return cap
+        return math.ldexp(base, attempt)
         """,
     ),
     Mutant(

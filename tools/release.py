@@ -33,7 +33,9 @@ from tests.grader.catalog import ROOT, Exercise, load_catalog
 from tools.generate_learner import check_package
 
 #: Paths (files, or folders ending in /) that never go to learners.
-EXCLUDED = ("solutions/", "tools/", "tests/kit/", "tests/hidden/", "bench/", ".ci/", "requirements-dev.txt", "README.md")
+EXCLUDED = (
+    "solutions/", "tools/", "tests/kit/", "tests/hidden/", "bench/", ".ci/", "requirements-dev.txt", "README.md",
+)  # fmt: skip
 _NEVER = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints",
           ".hypothesis", "dist", "build", "artifacts"}
 

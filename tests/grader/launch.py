@@ -91,7 +91,7 @@ def points_by_exercise(report: Mapping[str, Any]) -> dict[str, tuple[float, floa
     for test in report.get("tests", []):
         if not isinstance(test, Mapping):
             continue
-        exercise = str(test.get("name", "")).split(":", 1)[0].strip()
+        exercise = str(test.get("name", "")).split(":", 1)[0].strip().removesuffix(" (hidden)")
         earned, possible = totals.get(exercise, (0.0, 0.0))
         totals[exercise] = (earned + float(test.get("score") or 0.0), possible + float(test.get("max_score") or 0.0))
     return totals
@@ -137,11 +137,13 @@ def grading_command(
     python: str = sys.executable,
     test_timeout_s: float | None = None,
     extra_args: Sequence[str] = (),
+    hidden: bool = False,
 ) -> list[str]:
     """The command line of a grading run (see ``run_grading`` for the arguments)."""
     exercises = _checked_exercises(exercises)
+    tier = ["tests/hidden", "--hidden"] if hidden else ["tests/grader"]
     command = [
-        python, "-m", "pytest", str(root / "tests" / "grader"),
+        python, "-m", "pytest", str(root / tier[0]), *tier[1:],
         "--rootdir", str(root), "-p", "no:cacheprovider", "--continue-on-collection-errors",
         f"--grade-report={report_path}",
     ]  # fmt: skip
@@ -167,6 +169,7 @@ def run_grading(
     env: Mapping[str, str] | None = None,
     memory_limit_bytes: int | None = None,
     write_bytecode: bool = False,
+    hidden: bool = False,
 ) -> GradingRun:
     """Grade ``package_parent/llm_client`` with the grader of ``root``; return the run's outcome.
 
@@ -177,8 +180,10 @@ def run_grading(
     seconds. ``env`` is the environment the rules of ``grading_env`` are
     applied to (os.environ when None); ``write_bytecode``: see ``grading_env``.
     ``memory_limit_bytes`` caps the run's address space (POSIX only; none
-    when None). Raises ValueError for an exercise that is not an id and
-    FileNotFoundError when there is no package to grade.
+    when None). ``hidden`` grades with the hidden tier alone (tests/hidden/, instructor
+    copies): this process's children compare the package with the reference, and the
+    pytest process never imports it. Raises ValueError for an exercise that is not an
+    id and FileNotFoundError when there is no package to grade.
     """
     if not (package_parent / PACKAGE).is_dir():
         raise FileNotFoundError(f"package_parent: no {PACKAGE}/ in {package_parent}")
@@ -194,6 +199,7 @@ def run_grading(
             python=python,
             test_timeout_s=test_timeout_s,
             extra_args=extra_args,
+            hidden=hidden,
         )
         output_path = Path(tmp) / "output.txt"
         returncode, timed_out = _run(

@@ -409,7 +409,11 @@ def test_an_error_that_is_not_retryable_is_raised_as_it_is_at_once() -> None:
         ConfigurationError("no API key"),
         overruled,
     ]
+    chained = ConfigurationError("openai: unsupported URL")
+    chained.__cause__ = ValueError("unsupported protocol 'ftp'")  # as the provider raises it, ``from`` httpx's
+    errors.append(chained)
     for error in errors:
+        cause = error.__cause__
         clock = Clock()
         provider = ScriptedProvider(clock, [(error, 0.5), ("never", 0.0)])
         cache = RecordingCache()
@@ -421,6 +425,9 @@ def test_an_error_that_is_not_retryable_is_raised_as_it_is_at_once() -> None:
         assert provider.attempts == 1, f"expected 1 attempt for a {what}, got {provider.attempts}"
         assert clock.sleeps == [], f"expected no sleep before raising a {what}, got {clock.sleeps}"
         assert cache.sets == [], f"expected nothing stored when the call fails ({what}), got {cache.sets}"
+        assert error.__cause__ is cause, (
+            f"expected the {what} raised as it is, its cause kept ({cause!r}), got cause {error.__cause__!r}"
+        )
 
 
 @pytest.mark.points(2)
@@ -430,6 +437,8 @@ def test_after_the_last_attempt_it_gives_up_with_retries_exhausted_chained_to_th
         errors: list[LLMError] = [
             [ServerError, LLMTimeoutError, LLMConnectionError][n % 3](f"failure {n}") for n in range(max_retries + 1)
         ]
+        for error in errors:
+            error.__cause__ = OSError("the transport's own error, which the provider chained")
         seconds = [0.5 * (n + 1) for n in range(max_retries + 1)]
         clock = Clock()
         provider = ScriptedProvider(clock, [(e, 0.25) for e in errors])
@@ -465,6 +474,12 @@ def test_after_the_last_attempt_it_gives_up_with_retries_exhausted_chained_to_th
     assert provider.attempts == 3, f"expected 3 attempts for call(req, max_retries=2), got {provider.attempts}"
 
 
+class _OwnRetryableError(LLMError):
+    """Not a ProviderError: any LLMError is a failed attempt, and its own ``retryable`` decides."""
+
+    retryable = True
+
+
 @pytest.mark.points(1)
 @pytest.mark.hint(3)
 def test_retryable_errors_are_retried_after_exactly_the_waits_the_waits_setting_returns() -> None:
@@ -477,14 +492,15 @@ def test_retryable_errors_are_retried_after_exactly_the_waits_the_waits_setting_
         RateLimitError(retry_after=9.0),
         MalformedResponseError("truncated body", status_code=200),
         flagged,
+        _OwnRetryableError("an LLMError of the caller's own that says it may heal"),
     ]
-    seconds = [0.5, 1.25, 3.0, 0.75, 2.5, 4.0]
+    seconds = [0.5, 1.25, 3.0, 0.75, 2.5, 4.0, 0.1]
     clock = Clock()
     provider = ScriptedProvider(clock, [*[(e, 0.25) for e in errors], ("ok", 0.25)])
     waits = ScriptedWaits(seconds)
-    client = make_client(clock, provider, waits=waits, max_retries=6, deadline_s=1000.0)
-    check_text(outcome_of(client), "ok", "the answer after six retryable errors")
-    assert provider.attempts == 7, f"expected 7 attempts (six errors, then the answer), got {provider.attempts}"
+    client = make_client(clock, provider, waits=waits, max_retries=7, deadline_s=1000.0)
+    check_text(outcome_of(client), "ok", "the answer after seven retryable errors (every LLMError may fail an attempt)")
+    assert provider.attempts == 8, f"expected 8 attempts (seven errors, then the answer), got {provider.attempts}"
     assert clock.sleeps == seconds, (
         f"expected the client to sleep exactly what the waits setting returned, {seconds}, got {clock.sleeps} "
         "(the wait is call.wait(error, attempt), even for a 429 that carries a Retry-After)"

@@ -37,6 +37,8 @@ def test_base_and_cap_are_honoured() -> None:
     assert got_small == pytest.approx([0.1, 0.2, 0.3]), (
         f"expected backoff_delay(0..2, base=0.1, cap=0.3) to be [0.1, 0.2, 0.3], got {got_small}"
     )
+    above = [backoff_delay(attempt, base=4.0, cap=1.0) for attempt in range(3)]
+    assert above == [1.0, 1.0, 1.0], f"the cap wins even over the first wait: base=4, cap=1 gives {above}"
 
 
 @pytest.mark.points(1)

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import sys
+import time
 import traceback
 import warnings
 from collections.abc import Callable
@@ -112,7 +113,14 @@ def run(op: Callable[..., Any], args: dict[str, Any], channel: Channel) -> dict[
     return {"result": result, "logs": records.records, "warnings": seen}
 
 
+def _no_real_sleep(seconds: float) -> None:
+    """time.sleep in the child: the graded code is given a sleep of its own, and must never wait for real."""
+    if seconds > 0:
+        raise RuntimeError(f"the graded code slept for real ({seconds!r} s) instead of using the sleep it was given")
+
+
 def main(argv: list[str]) -> int:
+    time.sleep = _no_real_sleep
     package_parent = argv[1]
     sys.path.insert(0, package_parent)
     protocol_out = os.fdopen(os.dup(1), "w", encoding="utf-8")

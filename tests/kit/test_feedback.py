@@ -125,3 +125,23 @@ def test_an_endless_loop_in_plain_pytest_fails_only_its_test_after_the_per_test_
     assert "Failed: Timeout (>5.0s) from pytest-timeout" in out, out[-3000:]
     assert "llm_client/backoff.py" in out and "while True:" in out, "the traceback shows where it looped"
     assert re.search(r"\b1 failed, 1 passed\b", out), out[-1500:]
+
+
+def _check_module() -> object:
+    sys.path.insert(0, str(ROOT / "notebooks"))
+    try:
+        import check
+
+        return check
+    finally:
+        sys.path.remove(str(ROOT / "notebooks"))
+
+
+def test_the_next_step_after_a_passed_exercise_follows_the_notebooks_in_path_order() -> None:
+    check = _check_module()
+    steps = {ex: check._next_step(ex) for ex in CATALOG}  # type: ignore[attr-defined]
+    assert steps["ex1"] == f"ex2 {CATALOG['ex2'].title}: open {CATALOG['ex2'].notebook}"
+    # after the last required exercise comes the notebook without an exercise, not the optional one
+    assert steps["ex6"] == "open notebooks/07_putting_it_together.ipynb (no exercise to write there)"
+    assert steps["ex7"] == "that was the last exercise of the course: every notebook is done"
+    assert all("then run check" not in step for step in steps.values())

@@ -1,0 +1,277 @@
+"""Hidden tier, exercise 2: make_cache_key against the reference, on generated requests.
+
+The key's text is free (only a str is promised): what is compared is which requests of a batch share a
+key. Two requests must share one exactly when they are equal field by field (``temperature=1`` and
+``1.0``, ``stop`` as a list or a tuple), and a key must be the same in another process. Each batch is
+a generated request, and requests built from it that differ in one field, that are equal but built
+another way, or whose values, joined, would read alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+from tests.hidden import wire
+from tests.hidden.conftest import Pair
+from tests.hidden.remote import Child
+
+pytestmark = pytest.mark.ex2
+
+Spec = dict[str, Any]
+
+TEXT_FIELDS = ("model", "prompt", "system_prompt")
+# Separators a key built by joining strings might use, and the ways it might write a field's name.
+SEPARATORS = ["", "|", ",", ";", ":", " ", "\n", "\t", "\x00", "\x1f", "/", "-", "_", "&", ", ", " | ", "||", "::",
+              "\r\n", "=", "\x1e", "; "]
+NAMINGS = ["", "{}=", "{}:", "{}: ", "'{}': ", '"{}": ']
+#: A failing example is reported as found: shrinking a batch would ask the children hundreds of times more.
+NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
+
+# -- generated requests ---------------------------------------------------------------------------
+
+_words = st.sampled_from(
+    ["gpt-test", "Name a prime number.", "Answer in one word.", "None", "null", "none", "café", "Привет", "hi 🙂",
+     "a|b", "a,b", "'x'", '"x"', "[1, 2]", '{"a": 1}', "model=x;prompt=y", "\\", "\n\n", " x ", "END", "x\x00y"]
+)
+_any_text = st.text(min_size=1, max_size=12)
+texts = st.one_of(_words, _any_text).filter(lambda s: bool(s.strip()))
+stop_items = st.one_of(_words, _any_text, st.sampled_from(["\n", "\n\n", " ", "\t"]))
+temperatures = st.one_of(
+    st.sampled_from([0, 1, 2, 0.0, 0.7, 1.0, 2.0]),
+    st.floats(min_value=0.0, max_value=2.0).filter(lambda x: math.copysign(1.0, x) > 0),
+)
+top_ps = st.one_of(
+    st.none(), st.just(1), st.floats(min_value=0.0, max_value=1.0, exclude_min=True).filter(lambda x: x > 0)
+)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> Spec:
+    prompt = draw(texts)
+    if draw(st.integers(min_value=0, max_value=4)) == 0:
+        prompt = (prompt + " ") * (210 // (len(prompt) + 1) + 1)  # longer than 200 characters
+    return {
+        "model": draw(texts),
+        "prompt": prompt,
+        "system_prompt": draw(st.one_of(st.none(), texts)),
+        "temperature": draw(temperatures),
+        "max_tokens": draw(st.one_of(st.none(), st.integers(min_value=1, max_value=1_000_000))),
+        "top_p": draw(top_ps),
+        "stop": draw(st.lists(stop_items, max_size=3)),
+        "stop_as": draw(st.sampled_from(["tuple", "list"])),
+    }
+
+
+# -- requests built from a generated one ----------------------------------------------------------
+
+
+def _valid_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _text_changes(value: str) -> list[str]:
+    """Texts that differ from ``value`` in one way a careless key would not see."""
+    ascii_only = "".join(ch for ch in value if ord(ch) < 128)
+    changed = [
+        value + "x", "x" + value, value.upper(), value.lower(), value.swapcase(), " " + value, value + " ",
+        "\n" + value, value + "\t", value + "é", value + "🙂", value + "\u0301", ascii_only, value[:-1],
+        unicodedata.normalize("NFD", value), unicodedata.normalize("NFC", value), unicodedata.normalize("NFKC", value),
+        value.replace(" ", "  "), value + value,
+    ]
+    long = (value + " ") * (210 // (len(value) + 1) + 1)
+    changed += [long + "A", long + "B"]
+    return [text for text in changed if _valid_text(text) and text != value]
+
+
+def _number_changes(value: float, low: float, high: float) -> list[float | int]:
+    candidates: list[float | int] = [
+        0, 1, 0.7, 0.74, 0.75, 0.9, 0.95, 0.9001, math.nextafter(value, high), math.nextafter(value, low),
+        value + 0.04, value - 0.04, round(value, 1), round(value, 3), float(f"{value:.6g}"), value * 1.001,
+        value + 1e-9,
+    ]
+    return [c for c in candidates if low <= c <= high and c != value and math.copysign(1.0, c) > 0]
+
+
+def one_field_changes(base: Spec) -> list[Spec]:
+    """Requests that differ from ``base`` in exactly one field."""
+    out: list[Spec] = []
+    for name in ("model", "prompt"):
+        out += [{**base, name: text} for text in _text_changes(base[name])]
+    system = base["system_prompt"]
+    if system is None:
+        out += [{**base, "system_prompt": text} for text in ("None", "null", "none", "'None'", '"None"', "()")]
+    else:
+        out += [{**base, "system_prompt": None}]
+        out += [{**base, "system_prompt": text} for text in _text_changes(system)]
+    temperature = base["temperature"]
+    out += [{**base, "temperature": t} for t in _number_changes(temperature, 0.0, 2.0)]
+    out += [{**base, "temperature": t} for t in (2, 2.0) if t != temperature]
+    tokens = base["max_tokens"]
+    if tokens is None:
+        out += [{**base, "max_tokens": n} for n in (1, 256, 1_000_000)]
+    else:
+        out += [{**base, "max_tokens": None}]
+        out += [{**base, "max_tokens": n} for n in (tokens + 1, tokens - 1, tokens * 10, 1) if n >= 1 and n != tokens]
+    top_p = base["top_p"]
+    if top_p is None:
+        out += [{**base, "top_p": p} for p in (1, 1.0, 0.5, 0.9)]
+    else:
+        out += [{**base, "top_p": None}]
+        out += [{**base, "top_p": p} for p in _number_changes(top_p, 0.0, 1.0) if p > 0]
+    stop = list(base["stop"])
+    stops: list[list[str]] = [["None"], ["null"], ["END"], ["()"], ["[]"], ["\n"], ["\n\n"]]
+    if stop:
+        stops += [stop[:-1], stop + ["END"], stop + [stop[0]], stop[::-1], [",".join(stop)], ["".join(stop)],
+                  [" ".join(stop)], ["|".join(stop)], [str(stop)], [json.dumps(stop)], [str(tuple(stop))],
+                  list(stop[0]), [item.upper() for item in stop], [item + " " for item in stop]]
+    if len(stop) >= 2:
+        stops += [[stop[0] + "," + stop[1], *stop[2:]], [stop[0] + stop[1], *stop[2:]]]
+    out += [{**base, "stop": s} for s in stops if s != stop and all(s)]
+    return out
+
+
+def twins(base: Spec) -> list[Spec]:
+    """Requests equal to ``base`` field by field, built another way."""
+    out: list[Spec] = []
+    flipped_stop = "list" if base["stop_as"] == "tuple" else "tuple"
+    temperature, top_p = base["temperature"], base["top_p"]
+    other_temperature = float(temperature) if isinstance(temperature, int) else temperature
+    if isinstance(temperature, float) and temperature.is_integer():
+        other_temperature = int(temperature)
+    other_top_p = top_p
+    if isinstance(top_p, int):
+        other_top_p = float(top_p)
+    elif isinstance(top_p, float) and top_p.is_integer():
+        other_top_p = int(top_p)
+    out.append({**base, "stop_as": flipped_stop})
+    out.append({**base, "temperature": other_temperature})
+    out.append({**base, "top_p": other_top_p})
+    out.append({**base, "temperature": other_temperature, "top_p": other_top_p, "stop_as": flipped_stop})
+    out.append({**base, "build": "positional"})
+    out.append({**base, "build": "replace", "stop_as": flipped_stop})
+    out.append(dict(base))
+    return out
+
+
+def glued(base: Spec, extra: str, a: str, b: str, c: str) -> list[Spec]:
+    """Different requests whose values would read alike once joined, with or without names, in any order."""
+    out: list[Spec] = []
+    for first in TEXT_FIELDS:
+        for second in TEXT_FIELDS:
+            if first == second:
+                continue
+            for sep in [*SEPARATORS, extra]:
+                for naming in NAMINGS:
+                    name = naming.format(second) if naming else ""
+                    out.append({**base, first: f"{a}{sep}{name}{b}", second: c})
+                    out.append({**base, first: a, second: f"{b}{sep}{name}{c}"})
+    out += [{**base, "model": a + b, "prompt": c}, {**base, "model": a, "prompt": b + c}]
+    out += [{**base, "system_prompt": a, "prompt": c}, {**base, "system_prompt": c, "prompt": a}]
+    out += [{**base, "system_prompt": text} for text in (None, "None", "null", "none", f"'{a}'", f'"{a}"', a)]
+    stops = [[a, c], [a + c], [f"{a},{c}"], [f"{a} {c}"], [f"{a}|{c}"], [f"{a}\n{c}"], [f"{a}\x00{c}"],
+             [a, c, a], [f"{a},{c}", a], [a, f"{c},{a}"], [str([a, c])], [json.dumps([a, c])], [str((a, c))],
+             ["None"], [], [f"{a}{extra}{c}"], [a + extra, c], [a, extra + c]]
+    out += [{**base, "stop": s} for s in stops if all(s)]
+    return [spec for spec in out if all(_valid_text(spec[f]) or (f == "system_prompt" and spec[f] is None)
+                                        for f in TEXT_FIELDS)]
+
+
+# -- comparing which requests share a key ---------------------------------------------------------
+
+
+def _groups(outcome: dict[str, Any], count: int) -> list[int]:
+    """For each request, the index of the first request with the same key; fails unless every key is a str."""
+    result = outcome["result"]
+    assert "ok" in result, f"make_cache_key raised: {wire.without(result.get('raised'), frozenset({'traceback'}))}"
+    described = result["ok"]
+    assert described.get("type") == "list" and len(described["items"]) == count, f"unexpected result {described}"
+    keys = []
+    for item in described["items"]:
+        assert item["type"] == "str", f"expected every key to be a str, got {item['type']}"
+        keys.append(item["value"])
+    first: dict[str, int] = {}
+    return [first.setdefault(key, index) for index, key in enumerate(keys)]
+
+
+def _show(spec: Spec) -> str:
+    return repr({k: v for k, v in spec.items() if k != "stop_as" or v != "tuple"})[:400]
+
+
+def same_sharing(pair: Pair, batch: list[Spec]) -> list[int]:
+    """Assert that the submission's keys of ``batch`` are shared exactly where the reference's are."""
+    got, want = pair.run("ex2.keys", requests=batch)
+    expected = _groups(want, len(batch))
+    actual = _groups(got, len(batch))
+    for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
+        if a == e:
+            continue
+        if a != index:  # the submission gives request `index` the key of an earlier, different request
+            raise AssertionError(
+                f"expected different keys for two different requests, got the same for\n  {_show(batch[a])}\n"
+                f"  {_show(batch[index])}"
+            )
+        raise AssertionError(
+            f"expected the same key for two equal requests, got two keys for\n  {_show(batch[e])}\n"
+            f"  {_show(batch[index])}"
+        )
+    return actual
+
+
+@pytest.mark.points(5)
+@settings(phases=NO_SHRINK)
+@given(base=requests())
+def test_a_request_that_differs_in_one_field_gets_another_key(pair: Pair, base: Spec) -> None:
+    same_sharing(pair, [base, *one_field_changes(base)])
+
+
+@pytest.mark.points(2)
+@settings(phases=NO_SHRINK)
+@given(base=requests())
+def test_a_request_equal_field_by_field_gets_the_same_key(pair: Pair, base: Spec) -> None:
+    same_sharing(pair, [base, *twins(base)])
+
+
+@pytest.mark.points(3)
+@settings(max_examples=8, phases=NO_SHRINK)
+@given(base=requests(), extra=st.text(min_size=1, max_size=3), a=texts, b=st.text(max_size=4), c=texts)
+def test_values_that_read_alike_once_joined_get_different_keys(
+    pair: Pair, base: Spec, extra: str, a: str, b: str, c: str
+) -> None:
+    same_sharing(pair, [base, *glued(base, extra, a, b, c)])
+
+
+@pytest.fixture(scope="module")
+def another_submission(submission: Child) -> Iterator[Child]:
+    """The same submission in a second process (with its own hash seed)."""
+    with Child(submission.package_parent, label="submission-again") as child:
+        yield child
+
+
+@pytest.mark.points(2)
+@settings(max_examples=10, phases=NO_SHRINK)
+@given(batch=st.lists(requests(), min_size=1, max_size=8))
+def test_a_key_is_the_same_in_another_process(pair: Pair, another_submission: Child, batch: list[Spec]) -> None:
+    batch = [*batch, *[spec for base in batch[:2] for spec in one_field_changes(base)[:10]]]
+    here = pair.submission.call("ex2.keys", requests=batch)
+    there = another_submission.call("ex2.keys", requests=batch)
+    _groups(here, len(batch))  # every key a str
+    _groups(there, len(batch))
+    assert here["result"] == there["result"], (
+        "expected the same keys in another process, got different ones: hash() changes from process to process; "
+        f"use hashlib on a stable serialization\n  one process: {str(here)[:300]}\n  another:     {str(there)[:300]}"
+    )
+
+
+@pytest.mark.points(1)
+@settings(phases=NO_SHRINK)
+@given(what=st.sampled_from(["none", "str", "bytes", "dict", "list", "namespace", "lookalike", "the_class", "int"]))
+def test_what_is_no_request_is_refused_as_the_reference_refuses_it(pair: Pair, what: str) -> None:
+    pair.same_result("ex2.refuse", what=what)
