@@ -115,6 +115,11 @@ class HTTPProvider:
     never followed, one attempt never outlives its ``timeout_s`` and a body
     larger than ``max_response_bytes`` (counted after decompression) is refused
     (see :mod:`llm_client._internal.sender`).
+
+    Every request leaves through ``self._http``, the provider's sender:
+    ``self._http.post(url, json=..., headers=..., timeout=seconds)`` sends one
+    POST through that client and returns the ``httpx.Response``, or raises the
+    ``httpx.HTTPError`` that ended it.
     """
 
     name = "http"
