@@ -102,7 +102,15 @@ class ProviderError(LLMError):
     ``status_code`` is the HTTP status when there was one, else None.
     ``provider_message`` is the provider's own explanation, when it gave one.
     ``retry_after`` is the wait the provider asked for, in seconds, or None.
+    ``error_type`` and ``error_code`` are the provider's own names for the error
+    (``invalid_request_error``, ``context_length_exceeded``, ``overloaded_error``)
+    and ``request_id`` its id of the request (the first thing a support desk
+    asks for), each None when the provider did not say.
     """
+
+    error_type: str | None = None
+    error_code: str | None = None
+    request_id: str | None = None
 
     def __init__(
         self,

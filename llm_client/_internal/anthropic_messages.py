@@ -17,6 +17,10 @@ from llm_client.request import LLMRequest
 __all__ = ["AnthropicProvider"]
 
 
+#: The stop reasons of a turn that ended as the model meant it to (or at a token limit): no text then is "".
+_NORMAL_ENDS = frozenset({"end_turn", "stop_sequence", "max_tokens", "model_context_window_exceeded", "pause_turn"})
+
+
 class AnthropicProvider(HTTPProvider):
     """Calls ``POST {base_url}/v1/messages`` with the headers the API requires.
 
@@ -96,6 +100,8 @@ class AnthropicProvider(HTTPProvider):
         ``stop_reason`` "refusal" is a ContentRefusedError (even with partial
         text); "max_tokens" and "model_context_window_exceeded" give a truncated
         answer (:attr:`LLMResponse.truncated`), which the client never caches.
+        ``content: []`` (or only thinking blocks) with a normal end is an empty
+        answer, ``""``; a tool call with no text is a MalformedResponseError.
         """
         with credentials_redacted(response):
             body = json_body(response, provider=self.name)
@@ -111,6 +117,9 @@ class AnthropicProvider(HTTPProvider):
                 for block in content
                 if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
             ]
+            tool_use = any(isinstance(block, dict) and block.get("type") == "tool_use" for block in content)
+            if not texts and not tool_use and body.get("stop_reason") in _NORMAL_ENDS:
+                texts = [""]  # the model answered, with nothing (Claude sends this): an answer, not a fault
             if not texts:
                 raise MalformedResponseError(
                     f"{self.name} answered with no text block (stop_reason={body.get('stop_reason')!r})",

@@ -39,7 +39,7 @@ from llm_client import (
     ServerError,
 )
 from llm_client._internal.http_support import json_body, provider_message, redact_credentials, resolve_api_key
-from llm_client.providers.http import error_for_status, error_for_transport
+from llm_client.providers.http import error_for_response, error_for_status, error_for_transport
 
 pytestmark = pytest.mark.kit
 
@@ -133,6 +133,9 @@ def test_each_transport_failure_maps_to_its_error_class(exc_type: type[httpx.Req
         ({"error": {"message": ""}}, None),
         ({"error": {"code": 500}}, None),
         (["not", "an", "object"], None),
+        ({"detail": "Invalid API Key"}, "Invalid API Key"),
+        ({"detail": [{"loc": ["body", "model"], "msg": "field required"}, {"msg": "bad"}]}, "field required; bad"),
+        ("model is loading", "model is loading"),
     ],
 )
 def test_provider_message_reads_the_common_error_shapes(body: Any, expected: str | None) -> None:
@@ -141,6 +144,60 @@ def test_provider_message_reads_the_common_error_shapes(body: Any, expected: str
 
 def test_provider_message_of_a_non_json_body_is_none() -> None:
     assert provider_message(response(502, text=PROXY_HTML)) is None
+
+
+def test_provider_message_of_a_plain_text_body_is_its_text() -> None:
+    plain = response(503, text="upstream overloaded\n", headers={"content-type": "text/plain; charset=utf-8"})
+    assert provider_message(plain) == "upstream overloaded"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        (openai_error(400), {"x-request-id": "req_123"}, ("invalid_request_error", "invalid_value", "req_123")),
+        (
+            {"error": {"message": "too long", "type": "invalid_request_error", "code": "context_length_exceeded"}},
+            {},
+            ("invalid_request_error", "context_length_exceeded", None),
+        ),
+        (anthropic_error(529), {"request-id": "req_011CSH"}, ("overloaded_error", None, "req_011CSH")),
+        ({"detail": "Not authenticated"}, {}, (None, None, None)),
+        ({"error": {"message": "m", "code": 42}}, {}, (None, "42", None)),
+    ],
+    ids=["openai-request-id", "openai-code", "anthropic-overloaded", "fastapi-detail", "numeric-code"],
+)
+def test_an_error_keeps_the_providers_type_code_and_request_id(
+    body: Any, headers: dict[str, str], expected: tuple[str | None, str | None, str | None]
+) -> None:
+    error = error_for_response(response(expected_status(body), json=body, headers=headers), provider="p")
+    assert (error.error_type, error.error_code, error.request_id) == expected
+
+
+def expected_status(body: Any) -> int:
+    kind = body.get("error", {}).get("type") if isinstance(body.get("error"), dict) else None
+    return 529 if kind == "overloaded_error" else 400
+
+
+def test_a_fastapi_401_says_why_in_its_message() -> None:
+    error = error_for_response(response(401, json={"detail": "Invalid API Key"}), provider="llama")
+    assert isinstance(error, AuthenticationError)
+    assert error.provider_message == "Invalid API Key" and "Invalid API Key" in str(error)
+
+
+def test_a_key_echoed_as_the_error_code_or_request_id_is_redacted() -> None:
+    request = httpx.Request("POST", URL, headers={"authorization": f"Bearer {SENTINEL_KEY}"})
+    body = {"error": {"message": "no", "type": SENTINEL_KEY, "code": f"bad-{SENTINEL_KEY}"}}
+    echoed = httpx.Response(400, json=body, headers={"x-request-id": SENTINEL_KEY}, request=request)
+    error = error_for_response(echoed, provider="p")
+    assert SENTINEL_KEY not in f"{error.error_type} {error.error_code} {error.request_id}"
+
+
+def test_an_unusable_2xx_keeps_the_providers_request_id(http: httpx.Client) -> None:
+    with respx.mock(base_url="https://api.openai.com/v1") as router:
+        router.post("/chat/completions").respond(200, text="<html>oops</html>", headers={"x-request-id": "req_9"})
+        with pytest.raises(MalformedResponseError) as caught:
+            OpenAIProvider(api_key="sk-test", http_client=http).complete(REQ, timeout_s=5.0)
+    assert caught.value.request_id == "req_9"
 
 
 def test_provider_message_is_cut_to_a_readable_length() -> None:

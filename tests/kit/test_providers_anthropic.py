@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,16 @@ from provider_payloads import (
     anthropic_tool_use_message,
 )
 
-from llm_client import AnthropicProvider, ConfigurationError, ContentRefusedError, LLMRequest, MalformedResponseError
+from llm_client import (
+    AnthropicProvider,
+    ConfigurationError,
+    ContentRefusedError,
+    LLMClient,
+    LLMRequest,
+    MalformedResponseError,
+    MemoryCache,
+    TruncatedAnswerWarning,
+)
 
 pytestmark = pytest.mark.kit
 
@@ -162,7 +172,7 @@ def test_the_text_blocks_are_joined_and_other_blocks_skipped(http: httpx.Client,
     ("body", "match"),
     [
         (anthropic_tool_use_message(), "stop_reason='tool_use'"),
-        ({**anthropic_message(), "content": []}, "no text block"),
+        ({**anthropic_message(), "content": [], "stop_reason": "tea"}, "no text block"),
         ({**anthropic_message(), "content": "Paris."}, "no content"),
         ({"type": "message", "role": "assistant"}, "no content"),
     ],
@@ -252,3 +262,22 @@ def test_close_closes_the_http_client_it_made_and_leaves_a_given_one_open(http: 
     given = provider(http)
     given.close()
     assert not http.is_closed
+
+
+@pytest.mark.parametrize("stop_reason", ["end_turn", "stop_sequence", "max_tokens"])
+def test_empty_content_with_a_normal_end_is_an_empty_answer_asked_once_and_cached(
+    stop_reason: str, http: httpx.Client, route: respx.Route
+) -> None:
+    route.respond(200, json={**anthropic_message(), "content": [], "stop_reason": stop_reason})
+    cache = MemoryCache()
+    client = LLMClient(provider(http), cache=cache, sleep=_no_sleep, cache_truncated=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedAnswerWarning)
+        assert client.call(REQ) == ""
+        assert client.call(REQ) == ""
+    assert route.call_count == 1, "an empty answer is an answer: never retried, and the second call is a cache hit"
+    assert len(cache) == 1
+
+
+def _no_sleep(seconds: float) -> None:
+    raise AssertionError(f"an empty answer is never retried, yet the client slept {seconds} s")

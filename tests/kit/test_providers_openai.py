@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,16 @@ from provider_payloads import (
     openai_tool_call_completion,
 )
 
-from llm_client import ConfigurationError, ContentRefusedError, LLMRequest, MalformedResponseError, OpenAIProvider
+from llm_client import (
+    ConfigurationError,
+    ContentRefusedError,
+    LLMClient,
+    LLMRequest,
+    MalformedResponseError,
+    MemoryCache,
+    OpenAIProvider,
+    TruncatedAnswerWarning,
+)
 
 pytestmark = pytest.mark.kit
 
@@ -152,8 +162,12 @@ def test_an_answer_cut_at_the_token_limit_is_returned_and_marked_truncated(
         ({**openai_completion(), "choices": []}, "no choices"),
         ({"id": "chatcmpl-1", "object": "chat.completion"}, "no choices"),
         ({**openai_completion(), "choices": [{"index": 0, "finish_reason": "stop"}]}, "no text content"),
+        (
+            {**openai_completion(), "choices": [{"index": 0, "message": {"content": None}, "finish_reason": "tea"}]},
+            "no text content",
+        ),
     ],
-    ids=["tool-call", "empty-choices", "no-choices", "no-message"],
+    ids=["tool-call", "empty-choices", "no-choices", "no-message", "null-content-unknown-finish"],
 )
 def test_a_completion_without_text_is_a_malformed_response(
     body: dict[str, Any], match: str, http: httpx.Client, router: respx.MockRouter
@@ -300,3 +314,25 @@ def test_reasoning_given_at_construction_wins_over_the_models_name(
     OpenAIProvider(api_key="sk-test", http_client=http, reasoning=reasoning).complete(req, timeout_s=5.0)
     assert ("max_completion_tokens" in sent_json(route)) is reasoning
     assert ("temperature" in sent_json(route)) is not reasoning
+
+
+@pytest.mark.parametrize("finish_reason", ["stop", "length"])
+def test_null_content_with_a_normal_finish_is_an_empty_answer_asked_once_and_cached(
+    finish_reason: str, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    body = openai_completion(finish_reason=finish_reason)
+    body["choices"][0]["message"]["content"] = None
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=body)
+    cache = MemoryCache()
+    client = LLMClient(OpenAIProvider(api_key="sk-test", http_client=http), cache=cache, sleep=_no_sleep,
+                       cache_truncated=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedAnswerWarning)
+        assert client.call(REQ) == ""
+        assert client.call(REQ) == ""
+    assert route.call_count == 1, "an empty answer is an answer: never retried, and the second call is a cache hit"
+    assert len(cache) == 1
+
+
+def _no_sleep(seconds: float) -> None:
+    raise AssertionError(f"an empty answer is never retried, yet the client slept {seconds} s")

@@ -25,6 +25,7 @@ __all__ = [
     "is_quota",
     "json_body",
     "parse_retry_after",
+    "provider_details",
     "provider_message",
     "rate_limit_headers",
     "redact_credentials",
@@ -125,10 +126,13 @@ _QUOTING_ATTRIBUTES = ("provider_message", "location")
 @contextmanager
 def credentials_redacted(response: httpx.Response) -> Iterator[None]:
     """Any ProviderError or httpx error raised in the block has every credential the request of
-    ``response`` sent redacted (:func:`redact_exception`): parsing quotes what the server sent."""
+    ``response`` sent redacted (:func:`redact_exception`): parsing quotes what the server sent. A
+    ProviderError also gets the provider's id of the request."""
     try:
         yield
     except (ProviderError, httpx.HTTPError) as exc:
+        if isinstance(exc, ProviderError) and exc.request_id is None:
+            exc.request_id = provider_details(response)[2]
         with suppress(RuntimeError):  # a Response built without a request sent no credential
             redact_exception(exc, response.request)
         raise
@@ -168,18 +172,24 @@ def rate_limit_headers(response: httpx.Response) -> dict[str, str]:
     }
 
 
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 def provider_message(response: httpx.Response) -> str | None:
     """The provider's own explanation from an error body, or None.
 
     Understands ``{"error": {"message": ...}}`` (OpenAI, Anthropic and most
-    compatible servers), ``{"error": "..."}`` and ``{"message": ...}``. A body
-    that is not JSON (a proxy's HTML page, say) gives None. Any credential the
-    request sent is redacted from it.
+    compatible servers), ``{"error": "..."}``, ``{"message": ...}``,
+    ``{"detail": "..."}`` and ``{"detail": [{"msg": ...}, ...]}`` (servers built
+    on FastAPI), a JSON string, and a short ``text/plain`` body. Any other body
+    (a proxy's HTML page, say) gives None. Any credential the request sent is
+    redacted from it.
     """
-    try:
-        body: Any = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
+    body = _body(response)
     message: Any = None
     if isinstance(body, dict):
         error = body.get("error")
@@ -189,9 +199,45 @@ def provider_message(response: httpx.Response) -> str | None:
             message = error
         if message is None:
             message = body.get("message")
+        if message is None:
+            detail = body.get("detail")
+            if isinstance(detail, list):
+                parts = [str(item.get("msg")) for item in detail if isinstance(item, dict) and item.get("msg")]
+                detail = "; ".join(parts) or None
+            message = detail
+    elif isinstance(body, str):
+        message = body
+    elif body is None and response.headers.get("content-type", "").lower().startswith("text/plain"):
+        with suppress(UnicodeDecodeError):
+            message = response.text.strip()
+        if message and message.startswith("<"):  # markup labelled as text: a proxy's page, not an explanation
+            message = None
     if not isinstance(message, str) or not message:
         return None
     return redact_credentials(message, response)[:_MESSAGE_LIMIT]
+
+
+#: The headers that carry the provider's id of a request (OpenAI's, Anthropic's), the first one wins.
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
+
+
+def provider_details(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
+    """The provider's error ``type`` and ``code`` (``context_length_exceeded``, ``overloaded_error`` ...) from
+    an error body, and the provider's id of the request from its headers; each None when not given. Any
+    credential the request sent is redacted from them."""
+    body = _body(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    kind = code = None
+    if isinstance(error, dict):
+        kind, code = error.get("type"), error.get("code")
+    request_id = next((response.headers[name] for name in _REQUEST_ID_HEADERS if name in response.headers), None)
+
+    def text(value: Any) -> str | None:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        return redact_credentials(value, response)[:200] if isinstance(value, str) and value else None
+
+    return text(kind), text(code), text(request_id)
 
 
 # 429 bodies that no wait within a call cures. Codes from OpenAI's documented error codes

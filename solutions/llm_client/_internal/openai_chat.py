@@ -39,6 +39,11 @@ def is_reasoning_model(model: str) -> bool:
     return _REASONING_MODEL.match(model) is not None
 
 
+def _answered_empty(message: object, finish_reason: object) -> bool:
+    """``content: null`` that is an empty answer: a normal finish, and no tool call in its place."""
+    return isinstance(message, dict) and not message.get("tool_calls") and finish_reason in ("stop", "length")
+
+
 class OpenAIProvider(HTTPProvider):
     """Calls ``POST {base_url}/chat/completions``.
 
@@ -119,7 +124,9 @@ class OpenAIProvider(HTTPProvider):
         """Turn a 2xx Chat Completions ``response`` into an LLMResponse.
 
         A refusal, or ``finish_reason: "content_filter"`` (even with partial
-        text), is a ContentRefusedError; no usable text is a MalformedResponseError.
+        text), is a ContentRefusedError. ``content: null`` with ``finish_reason``
+        "stop" or "length" and no tool call is an empty answer, ``""``; any other
+        answer without usable text is a MalformedResponseError.
         """
         with credentials_redacted(response):
             body = json_body(response, provider=self.name)
@@ -143,6 +150,8 @@ class OpenAIProvider(HTTPProvider):
                     f"{self.name}: a content filter stopped the answer (finish_reason='content_filter'){partial}",
                     status_code=response.status_code,
                 )
+            if text is None and _answered_empty(message, choice.get("finish_reason")):
+                text = ""  # the model answered, with nothing: an answer all the same, not a fault to retry
             if not isinstance(text, str):
                 raise MalformedResponseError(
                     f"{self.name} answered with no text content (finish_reason={choice.get('finish_reason')!r})",

@@ -39,6 +39,7 @@ from llm_client._internal.http_support import (
     check_base_url,
     is_quota,
     parse_retry_after,
+    provider_details,
     provider_message,
     retry_after_applies,
 )
@@ -87,7 +88,8 @@ def error_for_response(response: httpx.Response, *, provider: str) -> ProviderEr
     refined by what the provider's headers and body say (see the module docstring).
 
     ``x-should-retry`` overrides ``retryable`` as OpenAI's and Anthropic's SDKs do;
-    ``retry_after`` (seconds) is read on 408, 409, 5xx and 529 as on a 429.
+    ``retry_after`` (seconds) is read on 408, 409, 5xx and 529 as on a 429; the
+    provider's error ``type`` and ``code`` and its request id are kept.
     """
     status = response.status_code
     if status == 429 and is_quota(response):
@@ -104,6 +106,7 @@ def error_for_response(response: httpx.Response, *, provider: str) -> ProviderEr
     should_retry = response.headers.get("x-should-retry", "").strip().lower()
     if should_retry in ("true", "false"):
         error.retryable = should_retry == "true"
+    error.error_type, error.error_code, error.request_id = provider_details(response)
     return error
 
 
