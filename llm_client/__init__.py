@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from llm_client.client import LLMClient as LLMClient
     from llm_client.errors import (
         AuthenticationError as AuthenticationError,
+        ClientClosedError as ClientClosedError,
     )
     from llm_client.errors import (
         ConfigurationError as ConfigurationError,

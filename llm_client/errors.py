@@ -10,6 +10,7 @@ The tree::
 
     LLMError                      base class; .retryable says if a retry may help
     ├── ConfigurationError        the client is set up wrongly (e.g. no API key)
+    │   └── ClientClosedError     a call on a client or provider already closed [never tried]
     ├── ProviderError             one attempt at the provider failed
     │   ├── LLMTimeoutError       no answer within the per-attempt timeout  [retryable]
     │   ├── LLMConnectionError    could not connect, or the connection broke [retryable]
@@ -48,6 +49,7 @@ from typing import Any
 
 __all__ = [
     "AuthenticationError",
+    "ClientClosedError",
     "ConfigurationError",
     "ContentRefusedError",
     "DeadlineExceededError",
@@ -94,6 +96,10 @@ def _rebuild(cls: type[LLMError], args: tuple[Any, ...]) -> LLMError:
 
 class ConfigurationError(LLMError):
     """The client or provider is configured wrongly (for example no API key)."""
+
+
+class ClientClosedError(ConfigurationError):
+    """A call on a client (or a provider) that was closed: raised at once, nothing is sent. Make a new one."""
 
 
 class ProviderError(LLMError):

@@ -133,7 +133,9 @@ class AsyncLLMClient(ClientBase[AsyncProvider]):
                 return self._keep_structured(call, done)
 
     async def aclose(self) -> None:
-        """Close what the provider opened (its ``aclose``, when it has one)."""
+        """Close what the provider opened (its ``aclose``, when it has one). A call after this raises
+        ClientClosedError."""
+        self._closed = True
         close = getattr(self.provider, "aclose", None)
         if close is not None:
             await close()

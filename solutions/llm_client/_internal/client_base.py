@@ -16,19 +16,19 @@ import logging
 import random
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from llm_client._internal.caller import warn_at_caller
 from llm_client._internal.calls import Call, Waits
 from llm_client._internal.checks import check_int
 from llm_client._internal.flights import AsyncFlights, Flights
 from llm_client._internal.policy import RetryPolicy
 from llm_client.caches import Cache
-from llm_client.errors import LLMError, TruncatedAnswerWarning
+from llm_client.errors import ClientClosedError, LLMError, TruncatedAnswerWarning
 from llm_client.logs import log_event
 from llm_client.providers.base import LLMResponse, Provider
 from llm_client.request import LLMRequest
@@ -164,6 +164,7 @@ class ClientBase(Generic[P]):
         self._waits = waits
         self._scope = cache_scope(provider, cache_namespace)
         self.cache_truncated = cache_truncated
+        self._closed = False
         self._flights: Flights[LLMResponse] = Flights()
         self._aflights: AsyncFlights[LLMResponse] = AsyncFlights()
 
@@ -225,6 +226,7 @@ class ClientBase(Generic[P]):
 
     def _begin(self, req: LLMRequest, timeout_s: float | None, max_retries: int | None, use_cache: bool) -> Call:
         """Check a call's arguments, choose its policy, id and cache key (None: no cache), and start its clock."""
+        self._refuse_if_closed()
         _check_request(req)
         _check_flag("use_cache", use_cache)
         policy = self._policy_for(timeout_s, max_retries)
@@ -238,6 +240,10 @@ class ClientBase(Generic[P]):
             model=req.model,
         )
 
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise ClientClosedError(f"{type(self).__name__} was closed: make a new client to call again")
+
     def _flight(self, req: LLMRequest, call: Call) -> tuple[object, ...]:
         """What makes two calls identical: the request, the policy and the cache key."""
         return (req, call.policy, call.key)
@@ -245,11 +251,10 @@ class ClientBase(Generic[P]):
     def _warn_if_truncated(self, response: LLMResponse) -> None:
         """Warn with TruncatedAnswerWarning when ``response`` stopped at a token limit."""
         if response.truncated:
-            warnings.warn(
+            warn_at_caller(
                 f"the answer stopped at a token limit (finish_reason={response.finish_reason!r}): "
                 + ("it is cached anyway (cache_truncated=True)" if self.cache_truncated else "it is not cached"),
                 TruncatedAnswerWarning,
-                stacklevel=4,
             )
 
     def _begin_structured(
@@ -264,6 +269,7 @@ class ClientBase(Generic[P]):
         """Check a structured call's arguments, look in the cache, and start its flow."""
         from llm_client import structured  # the exercise's module, loaded when a structured call needs it
 
+        self._refuse_if_closed()
         _check_request(req)
         structured.check_schema(schema)
         _check_flag("use_cache", use_cache)
@@ -301,7 +307,9 @@ class SyncClientBase(ClientBase[Provider]):
     call: Callable[..., str]
 
     def close(self) -> None:
-        """Close what the provider opened (its ``close``, when it has one): its pooled connections."""
+        """Close what the provider opened (its ``close``, when it has one): its pooled connections. A call
+        after this raises ClientClosedError."""
+        self._closed = True
         close = getattr(self.provider, "close", None)
         if close is not None:
             close()

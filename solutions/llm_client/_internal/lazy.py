@@ -39,6 +39,7 @@ PACKAGE = by_name(
         "llm_client.request": ("LLMRequest",),
         "llm_client.errors": (
             "AuthenticationError",
+            "ClientClosedError",
             "ConfigurationError",
             "ContentRefusedError",
             "DeadlineExceededError",
@@ -87,6 +88,7 @@ PACKAGE_ALL = [
     "AuthenticationError",
     "Cache",
     "CacheWarning",
+    "ClientClosedError",
     "ConfigurationError",
     "ContentRefusedError",
     "DeadlineExceededError",

@@ -55,7 +55,7 @@ from llm_client._internal.attempt_deadline import BoundedTransport, attempt_ends
 from llm_client._internal.body import ACCEPT_ENCODING, BoundedBody
 from llm_client._internal.checks import check_int
 from llm_client._internal.http_support import redact_credentials, redact_exception
-from llm_client.errors import ProviderError, RedirectError
+from llm_client.errors import ClientClosedError, ProviderError, RedirectError
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "HTTPSender"]
 
@@ -104,6 +104,7 @@ class HTTPSender:
         self._bounded = BoundedTransport() if http_client is None and not _proxies_in_environment() else None
         self._http = http_client if http_client is not None else httpx.Client(transport=self._bounded)
         self._async = AsyncHTTP(async_http_client)
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"HTTPSender(provider={self.provider!r}, max_response_bytes={self.max_response_bytes})"
@@ -125,6 +126,7 @@ class HTTPSender:
         replayed = _replay.get()
         if replayed is not None:
             return _take(replayed)
+        self._refuse_if_closed(self._http.is_closed)
         request = self._http.build_request("POST", url, json=json, headers=_asking(headers), timeout=timeout)
         wall_s = timeout + WALL_CLOCK_SLACK_S
         give_up = time.monotonic() + wall_s
@@ -190,7 +192,9 @@ class HTTPSender:
         Only the exceptions :meth:`post` raises are returned; anything else
         (a programming error) is raised at once.
         """
+        self._refuse_if_closed(False)
         client = self._async.client()
+        self._refuse_if_closed(client.is_closed)
         request = client.build_request("POST", url, json=json, headers=_asking(headers), timeout=timeout)
         try:
             async with asyncio.timeout(timeout + WALL_CLOCK_SLACK_S):
@@ -244,13 +248,23 @@ class HTTPSender:
             status=status,
         )
 
+    def _refuse_if_closed(self, client_closed: bool) -> None:
+        """Raise ClientClosedError when this sender, or the httpx client it would send with, is closed."""
+        if self._closed or client_closed:
+            raise ClientClosedError(
+                f"{self.provider}: this provider (or the httpx client it sends with) was closed; make a new one"
+            )
+
     def close(self) -> None:
-        """Close the ``httpx.Client`` made here (a given one is the caller's to close)."""
+        """Close the ``httpx.Client`` made here (a given one is the caller's to close); no request leaves after."""
+        self._closed = True
         if self._owns_http:
             self._http.close()
 
     async def aclose(self) -> None:
-        """Close the ``httpx.AsyncClient`` made here (a given one is the caller's to close)."""
+        """Close the ``httpx.AsyncClient`` made here (a given one is the caller's to close); no request leaves
+        after, sync or async."""
+        self._closed = True
         await self._async.aclose()
 
 
@@ -364,7 +378,9 @@ def _timed_out(request: httpx.Request, timeout: float) -> httpx.ReadTimeout:
 
 def _finished(response: httpx.Response, body: BoundedBody) -> httpx.Response:
     """A read response holding the decoded ``body`` (so nothing decodes it twice)."""
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
+    # The raw bytes, as the server sent them: a value outside ASCII (a UTF-8 digit, a stray 0xff) survives to
+    # be read, and judged, where it is used, instead of failing here to be encoded again.
+    headers = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in _DROPPED_HEADERS]
     return httpx.Response(
         response.status_code,
         headers=headers,

@@ -18,9 +18,9 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-import warnings
 from pathlib import Path
 
+from llm_client._internal.caller import warn_at_caller
 from llm_client._internal.checks import check_number
 from llm_client.caches import CacheWarning, _check_entry, _is_utf8
 from llm_client.logs import log_event
@@ -130,7 +130,7 @@ class SQLiteCache:
 
     def _warn(self, action: str, exc: BaseException) -> None:
         message = f"SQLiteCache {action} failed for {str(self.path)!r}: {type(exc).__name__}: {exc}; treated as a miss"
-        warnings.warn(message, CacheWarning, stacklevel=3)
+        warn_at_caller(message, CacheWarning)
         log_event(logging.WARNING, "llm.cache_error", error_type=type(exc).__name__, reason=action)
 
     def get(self, key: str) -> str | None:
