@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from llm_client.client import LLMClient as LLMClient
     from llm_client.errors import (
         AuthenticationError as AuthenticationError,
+    )
+    from llm_client.errors import (
         ClientClosedError as ClientClosedError,
     )
     from llm_client.errors import (

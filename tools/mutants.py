@@ -1072,6 +1072,15 @@ MUTANTS: tuple[Mutant, ...] = (
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
         """,
     ),
+    Mutant(
+        "key_unset_as_zero", "ex2", "make_cache_key",
+        why="a setting left unset (None) is keyed as 0: an unsent temperature shares a key with temperature=0",
+        body="""
+        canonical = {field.name: _canonical(getattr(req, field.name) or 0) for field in fields(req)}
+        raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+        """,
+    ),
     # -- ex3: backoff and jitter -------------------------------------------------------------------
     Mutant(
         "backoff_without_cap", "ex3", "backoff_delay",

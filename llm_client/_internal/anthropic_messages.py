@@ -72,22 +72,26 @@ class AnthropicProvider(HTTPProvider):
     def payload(self, req: LLMRequest) -> dict[str, Any]:
         """The JSON body for ``req``; the system prompt is a top-level field here.
 
-        The Messages API takes ``temperature`` from 0.0 to 1.0 (a higher one is
-        refused here with ValueError, before anything is sent) and accepts either
-        ``temperature`` or ``top_p``, not both: when ``top_p`` is set it is sent
-        instead of ``temperature``.
+        Sampling settings are sent only when the request sets them: current
+        Claude models refuse ``temperature`` (a 400 says so), so a request that
+        leaves it unset works everywhere. The Messages API takes ``temperature``
+        from 0.0 to 1.0 (a higher one is refused here with ValueError, before
+        anything is sent). ``reasoning_effort`` has no Messages counterpart here:
+        it is refused with ValueError.
         """
-        if req.temperature > 1.0:
+        if req.temperature is not None and req.temperature > 1.0:
             raise ValueError(f"temperature must be <= 1.0 for AnthropicProvider, got {req.temperature!r}")
+        if req.reasoning_effort is not None:
+            raise ValueError("reasoning_effort is not sent by AnthropicProvider: leave it None")
         body: dict[str, Any] = {
             "model": req.model,
             "max_tokens": req.max_tokens if req.max_tokens is not None else self.default_max_tokens,
             "messages": [{"role": "user", "content": req.prompt}],
         }
+        if req.temperature is not None:
+            body["temperature"] = req.temperature
         if req.top_p is not None:
             body["top_p"] = req.top_p
-        else:
-            body["temperature"] = req.temperature
         if req.system_prompt is not None:
             body["system"] = req.system_prompt
         if req.stop:

@@ -6,7 +6,6 @@ The payload and the parsing; the attempt itself is
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,19 +24,9 @@ from llm_client.providers.base import LLMResponse
 from llm_client.providers.http import HTTPProvider
 from llm_client.request import LLMRequest
 
-__all__ = ["OpenAIProvider", "is_reasoning_model"]
+__all__ = ["OpenAIProvider"]
 
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-#: OpenAI's reasoning models: the o-series (o1, o3, o4-mini ...) and the GPT-5 family, except its
-#: ``-chat`` models. They refuse ``max_tokens`` and any ``temperature`` or ``top_p`` but the default.
-_REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?!.*-chat)")
-
-
-def is_reasoning_model(model: str) -> bool:
-    """Whether ``model`` names one of OpenAI's reasoning models (see ``OpenAIProvider(reasoning=...)``)."""
-    return _REASONING_MODEL.match(model) is not None
-
 
 def _answered_empty(message: object, finish_reason: object) -> bool:
     """``content: null`` that is an empty answer: a normal finish, and no tool call in its place."""
@@ -53,12 +42,13 @@ class OpenAIProvider(HTTPProvider):
     ``127.0.0.1``, ``::1``) needs no key. ``http_client``,
     ``async_http_client`` and ``max_response_bytes``: see :class:`HTTPProvider`.
 
-    ``reasoning``: whether the model is a reasoning model, which takes
-    ``max_completion_tokens`` and no ``temperature`` or ``top_p`` (it answers
-    400 to them). None (the default) decides from the model's name: the
-    o-series and the GPT-5 family, except its ``-chat`` models. Other models,
-    and the compatible servers (Ollama, vLLM), get ``max_tokens`` and
-    ``temperature``.
+    ``reasoning`` (False by default) says the model is a reasoning model: the
+    token bound is sent as ``max_completion_tokens`` in place of ``max_tokens``,
+    and ``stop`` is not sent (reasoning models refuse it). Nothing is guessed
+    from the model's name: model families change faster than any pattern.
+    Sampling settings (``temperature``, ``top_p``) and ``reasoning_effort`` are
+    sent whenever the request sets them, and never otherwise; a model that
+    refuses one answers 400, an InvalidRequestError naming it.
     """
 
     name = "openai"
@@ -71,10 +61,10 @@ class OpenAIProvider(HTTPProvider):
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        reasoning: bool | None = None,
+        reasoning: bool = False,
     ) -> None:
-        if reasoning is not None and not isinstance(reasoning, bool):
-            raise TypeError(f"reasoning must be True, False or None, got {type(reasoning).__name__}")
+        if not isinstance(reasoning, bool):
+            raise TypeError(f"reasoning must be True or False, got {type(reasoning).__name__}")
         self.reasoning = reasoning
         super().__init__(
             api_key=resolve_api_key(api_key, "OPENAI_API_KEY"),
@@ -102,21 +92,22 @@ class OpenAIProvider(HTTPProvider):
         """The JSON body for ``req``: messages (system first, if any) and the settings that are set.
 
         A reasoning model (see ``reasoning``) gets ``max_completion_tokens`` in place of
-        ``max_tokens``, and neither ``temperature`` nor ``top_p``.
+        ``max_tokens``, and no ``stop``.
         """
         messages = []
         if req.system_prompt is not None:
             messages.append({"role": "system", "content": req.system_prompt})
         messages.append({"role": "user", "content": req.prompt})
-        reasoning = is_reasoning_model(req.model) if self.reasoning is None else self.reasoning
         body: dict[str, Any] = {"model": req.model, "messages": messages}
-        if not reasoning:
+        if req.temperature is not None:
             body["temperature"] = req.temperature
-        if req.max_tokens is not None:
-            body["max_completion_tokens" if reasoning else "max_tokens"] = req.max_tokens
-        if req.top_p is not None and not reasoning:
+        if req.top_p is not None:
             body["top_p"] = req.top_p
-        if req.stop:
+        if req.max_tokens is not None:
+            body["max_completion_tokens" if self.reasoning else "max_tokens"] = req.max_tokens
+        if req.reasoning_effort is not None:
+            body["reasoning_effort"] = req.reasoning_effort
+        if req.stop and not self.reasoning:
             body["stop"] = list(req.stop)
         return body
 

@@ -18,9 +18,15 @@ class LLMRequest:
 
     - ``model``, ``prompt``: non-empty strings.
     - ``system_prompt``: None or a non-empty string (instructions sent before the prompt).
-    - ``temperature``: 0.0 to 2.0.
+    - ``temperature``: None (not sent: the model's default) or 0.0 to 2.0.
     - ``max_tokens``: None (the provider's default) or an int >= 1.
-    - ``top_p``: None or a number in (0, 1].
+    - ``top_p``: None (not sent) or a number in (0, 1].
+    - ``reasoning_effort``: None (not sent) or the effort a reasoning model spends
+      (``"none"``, ``"minimal"``, ``"low"``, ``"medium"``, ``"high"``; the provider
+      decides which it takes, and a 400 says when it does not).
+
+    A setting left at None is never sent: current models refuse some sampling
+    settings (a 400 names the one), so the request carries only what you set.
     - ``stop``: a tuple of non-empty stop strings, whitespace such as ``"\\n\\n"`` included
       (a list is accepted and stored as a tuple).
     """
@@ -28,16 +34,19 @@ class LLMRequest:
     model: str
     prompt: str
     system_prompt: str | None = None
-    temperature: float = 0.0
+    temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
     stop: tuple[str, ...] = ()
+    reasoning_effort: str | None = None
 
     def __post_init__(self) -> None:
         check_text("model", self.model)
         check_text("prompt", self.prompt)
         check_text("system_prompt", self.system_prompt, allow_none=True)
-        check_number("temperature", self.temperature, minimum=0.0, maximum=2.0)
+        if self.temperature is not None:
+            check_number("temperature", self.temperature, minimum=0.0, maximum=2.0)
+        check_text("reasoning_effort", self.reasoning_effort, allow_none=True)
         if self.max_tokens is not None:
             check_int("max_tokens", self.max_tokens, minimum=1)
         if self.top_p is not None:

@@ -38,22 +38,12 @@ FIELD_CHANGES = {
     "model": (BASE, replace(BASE, model="gpt-test-2")),
     "prompt": (BASE, replace(BASE, prompt="Name an even number.")),
     "system_prompt": (BASE, replace(BASE, system_prompt="Answer in French.")),
-    "temperature": (BASE, replace(BASE, temperature=1.0)),
+    "temperature": (BASE, replace(BASE, temperature=0.0)),  # not set (None, not sent) is not 0.0
     "max_tokens": (BASE, replace(BASE, max_tokens=5)),
-    "top_p": (BASE, replace(BASE, top_p=0.5)),
+    "top_p": (BASE, replace(BASE, top_p=1.0)),  # not set is not the value 1.0
     "stop": (BASE, replace(BASE, stop=("END",))),
+    "reasoning_effort": (BASE, replace(BASE, reasoning_effort="low")),
 }
-
-
-@pytest.mark.points(1)
-@pytest.mark.hint(2)
-def test_key_is_64_lowercase_hex_characters() -> None:
-    for req in (BASE, FULL):
-        key = make_cache_key(req)
-        assert isinstance(key, str), f"expected a str, got {type(key).__name__}: {key!r}"
-        assert re.fullmatch(r"[0-9a-f]{64}", key), (
-            f"expected 64 lowercase hex characters (a SHA-256 hexdigest), got {key!r} ({len(key)} characters)"
-        )
 
 
 @pytest.mark.points(1)
@@ -70,6 +60,12 @@ def test_equal_requests_get_equal_keys() -> None:
     )
     assert make_cache_key(FULL) == make_cache_key(twin), "two equal requests should get the same key"
     assert make_cache_key(FULL) == make_cache_key(FULL), "the same request should always get the same key"
+    for req in (BASE, FULL):
+        key = make_cache_key(req)
+        assert isinstance(key, str), f"expected a str, got {type(key).__name__}: {key!r}"
+        assert re.fullmatch(r"[0-9a-f]{64}", key), (
+            f"expected 64 lowercase hex characters (a SHA-256 hexdigest), got {key!r} ({len(key)} characters)"
+        )
 
 
 @pytest.mark.points(1)
@@ -188,6 +184,10 @@ def test_temperature_0_and_0_0_share_a_key() -> None:
     one = replace(BASE, temperature=1)
     assert make_cache_key(one) == make_cache_key(replace(BASE, temperature=1.0)), (
         "expected temperature=1 and temperature=1.0 to give the same key, got two keys"
+    )
+    assert make_cache_key(BASE) != make_cache_key(replace(BASE, temperature=0)), (
+        "expected temperature left unset (None: not sent) and temperature=0 to give two keys: the model's "
+        "default temperature is not 0"
     )
 
 

@@ -68,7 +68,7 @@ def test_sends_the_three_required_headers(http: httpx.Client, route: respx.Route
     assert "authorization" not in headers
 
 
-def test_the_system_prompt_is_top_level_and_top_p_replaces_temperature(
+def test_the_system_prompt_is_top_level_and_every_setting_set_is_sent(
     http: httpx.Client, route: respx.Route
 ) -> None:
     route.respond(200, json=anthropic_message())
@@ -87,9 +87,27 @@ def test_the_system_prompt_is_top_level_and_top_p_replaces_temperature(
         "system": "Answer in one word.",
         "messages": [{"role": "user", "content": "Name the capital of France."}],
         "max_tokens": 20,
+        "temperature": 0.3,
         "top_p": 0.9,
         "stop_sequences": ["\n\nHuman:", "END"],
     }
+
+
+def test_a_request_that_sets_no_sampling_setting_sends_none(http: httpx.Client, route: respx.Route) -> None:
+    """Claude models from Opus 4.7 on answer 400 to ``temperature``: by default it is not sent."""
+    route.respond(200, json=anthropic_message())
+    provider(http).complete(LLMRequest(model="claude-opus-4-7", prompt="Hi."), timeout_s=5.0)
+    assert sent_json(route) == {
+        "model": "claude-opus-4-7",
+        "messages": [{"role": "user", "content": "Hi."}],
+        "max_tokens": 1024,
+    }
+
+
+def test_reasoning_effort_is_refused_before_anything_is_sent(http: httpx.Client, route: respx.Route) -> None:
+    with pytest.raises(ValueError, match="reasoning_effort"):
+        provider(http).complete(LLMRequest(model="claude-x", prompt="Hi.", reasoning_effort="low"), timeout_s=5.0)
+    assert route.call_count == 0
 
 
 def test_temperature_is_sent_when_top_p_is_not_set(http: httpx.Client, route: respx.Route) -> None:

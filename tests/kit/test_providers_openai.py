@@ -112,7 +112,6 @@ def test_the_body_leaves_out_settings_that_are_not_set(http: httpx.Client, route
     assert sent_json(route) == {
         "model": "gpt-4o-mini",
         "messages": [{"role": "user", "content": "Name the capital of France."}],
-        "temperature": 0.0,
     }
 
 
@@ -278,42 +277,46 @@ def test_close_closes_the_http_client_it_made_and_leaves_a_given_one_open(http: 
     assert not http.is_closed
 
 
-SETTINGS = {"temperature": 0.3, "top_p": 0.9, "max_tokens": 50}
+SETTINGS = {"temperature": 0.3, "top_p": 0.9, "max_tokens": 50, "stop": ("END",)}
 
 
-@pytest.mark.parametrize("model", ["o1", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "gpt-5.1"])
-def test_a_reasoning_model_gets_max_completion_tokens_and_no_sampling_settings(
+@pytest.mark.parametrize("model", ["o3-mini", "gpt-5", "gpt-5.1", "gpt-4o-mini", "some-future-model"])
+def test_reasoning_true_sends_max_completion_tokens_and_no_stop_whatever_the_name(
+    model: str, http: httpx.Client, router: respx.MockRouter
+) -> None:
+    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
+    req = LLMRequest(model=model, prompt="Hi.", reasoning_effort="low", **SETTINGS)
+    OpenAIProvider(api_key="sk-test", http_client=http, reasoning=True).complete(req, timeout_s=5.0)
+    body = sent_json(route)
+    assert body["max_completion_tokens"] == 50 and body["reasoning_effort"] == "low"
+    assert not {"max_tokens", "stop"} & body.keys()
+    assert (body["temperature"], body["top_p"]) == (0.3, 0.9), "a setting the request sets is sent"
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "o3-mini", "gpt-5", "gpt-5.1", "llama3.1:8b"])
+def test_by_default_nothing_is_guessed_from_the_models_name(
     model: str, http: httpx.Client, router: respx.MockRouter
 ) -> None:
     route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
     req = LLMRequest(model=model, prompt="Hi.", **SETTINGS)
     OpenAIProvider(api_key="sk-test", http_client=http).complete(req, timeout_s=5.0)
     body = sent_json(route)
-    assert body["max_completion_tokens"] == 50
-    assert not {"max_tokens", "temperature", "top_p"} & body.keys()
+    assert (body["max_tokens"], body["temperature"], body["top_p"], body["stop"]) == (50, 0.3, 0.9, ["END"])
+    assert not {"max_completion_tokens", "reasoning_effort"} & body.keys()
 
 
-@pytest.mark.parametrize("model", ["gpt-4o-mini", "gpt-4.1", "gpt-5-chat-latest", "llama3.1:8b", "omni-moderation"])
-def test_a_chat_model_gets_max_tokens_and_its_sampling_settings(
+@pytest.mark.parametrize("model", ["o3-mini", "gpt-5.1", "claude-opus-4-7", "gpt-4o-mini"])
+def test_a_request_that_sets_no_sampling_setting_sends_none_to_any_model(
     model: str, http: httpx.Client, router: respx.MockRouter
 ) -> None:
     route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
-    req = LLMRequest(model=model, prompt="Hi.", **SETTINGS)
-    OpenAIProvider(api_key="sk-test", http_client=http).complete(req, timeout_s=5.0)
-    body = sent_json(route)
-    assert (body["max_tokens"], body["temperature"], body["top_p"]) == (50, 0.3, 0.9)
-    assert "max_completion_tokens" not in body
+    OpenAIProvider(api_key="sk-test", http_client=http).complete(LLMRequest(model=model, prompt="Hi."), timeout_s=5.0)
+    assert not {"temperature", "top_p", "reasoning_effort", "stop"} & sent_json(route).keys()
 
 
-@pytest.mark.parametrize(("model", "reasoning"), [("gpt-4o-mini", True), ("o3-mini", False)])
-def test_reasoning_given_at_construction_wins_over_the_models_name(
-    model: str, reasoning: bool, http: httpx.Client, router: respx.MockRouter
-) -> None:
-    route = router.post(f"{OPENAI_BASE_URL}/chat/completions").respond(200, json=openai_completion())
-    req = LLMRequest(model=model, prompt="Hi.", **SETTINGS)
-    OpenAIProvider(api_key="sk-test", http_client=http, reasoning=reasoning).complete(req, timeout_s=5.0)
-    assert ("max_completion_tokens" in sent_json(route)) is reasoning
-    assert ("temperature" in sent_json(route)) is not reasoning
+def test_reasoning_must_be_true_or_false() -> None:
+    with pytest.raises(TypeError, match="reasoning"):
+        OpenAIProvider(api_key="sk-test", reasoning=None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("finish_reason", ["stop", "length"])

@@ -29,7 +29,9 @@ def request(**changes: Any) -> LLMRequest:
 
 def test_request_defaults_are_the_documented_ones() -> None:
     req = LLMRequest(model="m", prompt="p")
-    assert (req.system_prompt, req.temperature, req.max_tokens, req.top_p, req.stop) == (None, 0.0, None, None, ())
+    assert (req.system_prompt, req.temperature, req.max_tokens, req.top_p, req.stop, req.reasoning_effort) == (
+        None, None, None, None, (), None
+    )
 
 
 def test_request_is_frozen() -> None:
@@ -159,8 +161,10 @@ def test_cache_key_is_the_same_in_other_processes_and_hash_seeds(tmp_path: Path)
         {"max_tokens": 100},
         {"top_p": 0.9},
         {"stop": ("END",)},
+        {"reasoning_effort": "low"},
+        {"temperature": 0.0},
     ],
-    ids=lambda changes: next(iter(changes)),
+    ids=lambda changes: "=".join(map(str, next(iter(changes.items())))),
 )
 def test_cache_key_changes_when_any_output_affecting_field_changes(changes: dict[str, Any]) -> None:
     assert make_cache_key(request(**changes)) != make_cache_key(request())
@@ -187,11 +191,19 @@ def test_cache_key_tells_apart_requests_that_concatenate_alike(first: dict[str, 
         ({"temperature": 1}, {"temperature": 1.0}),
         ({"top_p": 1}, {"top_p": 1.0}),
         ({"stop": ["x"]}, {"stop": ("x",)}),
-        ({}, {"system_prompt": None, "temperature": 0.0, "max_tokens": None, "top_p": None, "stop": ()}),
+        ({}, {"system_prompt": None, "temperature": None, "max_tokens": None, "top_p": None, "stop": ()}),
     ],
 )
 def test_cache_key_is_the_same_for_the_same_effective_input(first: dict[str, Any], second: dict[str, Any]) -> None:
     assert make_cache_key(request(**first)) == make_cache_key(request(**second))
+
+
+def test_cache_key_tells_a_setting_left_unset_from_every_value_it_could_take() -> None:
+    unset = make_cache_key(request())
+    assert request().temperature is None and request().top_p is None
+    for value in (0, 0.0, 1.0, 2.0):
+        assert make_cache_key(request(temperature=value)) != unset
+    assert make_cache_key(request(top_p=1.0)) != unset
 
 
 def test_cache_key_holds_none_of_the_request_text() -> None:
