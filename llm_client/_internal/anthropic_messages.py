@@ -7,7 +7,13 @@ from typing import Any
 import httpx
 
 from llm_client._internal.checks import check_int
-from llm_client._internal.http_support import credentials_redacted, json_body, rate_limit_headers, resolve_api_key
+from llm_client._internal.http_support import (
+    credentials_redacted,
+    json_body,
+    provider_details,
+    rate_limit_headers,
+    resolve_api_key,
+)
 from llm_client._internal.sender import DEFAULT_MAX_RESPONSE_BYTES
 from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
 from llm_client.providers.base import LLMResponse
@@ -136,4 +142,5 @@ class AnthropicProvider(HTTPProvider):
                 finish_reason=body.get("stop_reason"),
                 usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
                 headers=rate_limit_headers(response),
+                request_id=provider_details(response)[2],
             )

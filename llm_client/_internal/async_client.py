@@ -28,7 +28,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from llm_client._internal.calls import Call
-from llm_client._internal.client_base import ClientBase
+from llm_client._internal.client_base import ClientBase, _answered
 from llm_client.client import after_failure, default_wait
 from llm_client.errors import LLMError
 from llm_client.providers.base import AsyncProvider, LLMResponse
@@ -97,6 +97,19 @@ class AsyncLLMClient(ClientBase[AsyncProvider]):
         use_cache: bool = True,
     ) -> str:
         """Return the model's text for ``req``: :meth:`LLMClient.call <llm_client.LLMClient.call>`, awaited."""
+        answer = await self.call_response(req, timeout_s=timeout_s, max_retries=max_retries, use_cache=use_cache)
+        return answer.text
+
+    async def call_response(
+        self,
+        req: LLMRequest,
+        *,
+        timeout_s: float | None = None,
+        max_retries: int | None = None,
+        use_cache: bool = True,
+    ) -> LLMResponse:
+        """The whole answer to ``req``: :meth:`LLMClient.call_response
+        <llm_client.LLMClient.call_response>`, awaited."""
         call = self._begin(req, timeout_s, max_retries, use_cache)
 
         async def fly() -> LLMResponse:
@@ -104,7 +117,7 @@ class AsyncLLMClient(ClientBase[AsyncProvider]):
 
         response = await self._aflights.run(self._flight(req, call), fly)
         self._warn_if_truncated(response)
-        return response.text
+        return _answered(response, call)
 
     async def call_structured(
         self,

@@ -300,11 +300,33 @@ class ClientBase(Generic[P]):
 
 
 
+def _answered(response: LLMResponse, call: Call) -> LLMResponse:
+    """``response`` marked ``from_cache`` when the call made no attempt (its path found it stored)."""
+    return dataclasses.replace(response, from_cache=call.attempts_started == 0)
+
+
 class SyncClientBase(ClientBase[Provider]):
     """What LLMClient adds around its call path: closing, ``with``, and structured output."""
 
     #: The call, which LLMClient defines: ``call(req, *, timeout_s, max_retries, use_cache) -> str``.
     call: Callable[..., str]
+    #: One call's path, which LLMClient defines (exercise 1): ``_call_path(req, call) -> LLMResponse``.
+    _call_path: Callable[[LLMRequest, Call], LLMResponse]
+
+    def call_response(
+        self,
+        req: LLMRequest,
+        *,
+        timeout_s: float | None = None,
+        max_retries: int | None = None,
+        use_cache: bool = True,
+    ) -> LLMResponse:
+        """The whole answer to ``req``: its text, ``usage``, ``finish_reason``, the provider's ``request_id``,
+        and ``from_cache`` (True when no attempt was made). Arguments: :meth:`LLMClient.call`'s."""
+        call = self._begin(req, timeout_s, max_retries, use_cache)
+        response = self._flights.run(self._flight(req, call), lambda: self._call_path(req, call))
+        self._warn_if_truncated(response)
+        return _answered(response, call)
 
     def close(self) -> None:
         """Close what the provider opened (its ``close``, when it has one): its pooled connections. A call

@@ -14,6 +14,7 @@ import httpx
 from llm_client._internal.http_support import (
     credentials_redacted,
     json_body,
+    provider_details,
     rate_limit_headers,
     redact_credentials,
     resolve_api_key,
@@ -155,4 +156,5 @@ class OpenAIProvider(HTTPProvider):
                 finish_reason=choice.get("finish_reason"),
                 usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
                 headers=rate_limit_headers(response),
+                request_id=provider_details(response)[2],
             )

@@ -131,15 +131,12 @@ class LLMClient(SyncClientBase):
         max_retries: int | None = None,
         use_cache: bool = True,
     ) -> str:
-        """Return the model's text for ``req``.
+        """Return the model's text for ``req`` (:meth:`call_response` has the rest of the answer).
 
         ``timeout_s`` and ``max_retries`` default to the client's settings;
         ``use_cache=False`` skips the cache both ways.
         """
-        call = self._begin(req, timeout_s, max_retries, use_cache)
-        response = self._flights.run(self._flight(req, call), lambda: self._call_path(req, call))
-        self._warn_if_truncated(response)
-        return response.text
+        return self.call_response(req, timeout_s=timeout_s, max_retries=max_retries, use_cache=use_cache).text
 
     def _call_path(self, req: LLMRequest, call: Call) -> LLMResponse:
         """Return the answer to ``req``: from the cache, or from the first attempt that succeeds.

@@ -46,6 +46,7 @@ class Call:
         self._waits = waits
         self.started = clock()
         self._attempt_started = self.started
+        self.attempts_started = 0
 
     def __repr__(self) -> str:
         return f"Call(request_id={self.request_id!r}, model={self.model!r}, key={self.key!r}, policy={self.policy!r})"
@@ -57,6 +58,7 @@ class Call:
     def attempt_timeout(self) -> float:
         """Start an attempt; return its timeout in seconds: ``policy.timeout_s``, cut so it cannot pass the deadline."""
         self._attempt_started = self._clock()
+        self.attempts_started += 1
         timeout = self.policy.timeout_s
         if self.policy.deadline_s is not None:
             remaining = self.policy.deadline_s - self.elapsed()

@@ -35,6 +35,9 @@ class LLMResponse:
     the response's rate-limit headers (names lower-case: ``x-ratelimit-*``,
     ``anthropic-ratelimit-*``, ``retry-after``), which an
     :class:`~llm_client._internal.adaptive.AdaptiveLimiter` learns the provider's limit from.
+    ``request_id`` is the provider's id of the request (``x-request-id``,
+    ``request-id``), or None. ``from_cache`` is True for an answer a client's
+    ``call_response`` took from its cache.
     """
 
     text: str
@@ -42,6 +45,8 @@ class LLMResponse:
     finish_reason: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    request_id: str | None = None
+    from_cache: bool = False
 
     @property
     def truncated(self) -> bool:
