@@ -64,3 +64,21 @@ def test_the_async_client_answers_the_same() -> None:
         "Paris.", "req_async", False, 14
     )
     assert (again.text, again.from_cache) == ("Paris.", True)
+
+
+def test_the_log_line_of_a_failed_attempt_carries_the_providers_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="llm_client")
+    with respx.mock() as router, httpx.Client() as http:
+        router.post(URL).mock(
+            side_effect=[
+                httpx.Response(503, json={"error": {"message": "busy"}}, headers={"x-request-id": "req_503"}),
+                httpx.Response(200, json=BODY, headers={"x-request-id": "req_ok"}),
+            ]
+        )
+        provider = OpenAIProvider(api_key="sk-test", http_client=http)
+        client = LLMClient(provider, key_fn=lambda r: r.prompt, sleep=lambda s: None, waits=lambda e, a: 0.0)
+        assert client.call_response(REQ).request_id == "req_ok"
+    failed = [r for r in caplog.records if getattr(r, "event", None) == "llm.attempt_failed"]
+    scheduled = [r for r in caplog.records if getattr(r, "event", None) == "llm.retry_scheduled"]
+    assert [getattr(r, "provider_request_id", None) for r in failed + scheduled] == ["req_503", "req_503"]
+    assert "provider_request_id=req_503" in failed[0].getMessage()

@@ -8,6 +8,7 @@ the same object, so the decision is written once and shared by all of them.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from llm_client._internal.policy import RetryPolicy
@@ -75,7 +76,16 @@ class Call:
 
     def log(self, level: int, event: str, attempt: int | None, **fields: object) -> None:
         """Log ``event`` at ``level`` for ``attempt`` (None: not about one attempt) with this call's
-        ``request_id`` and ``model``, and ``fields``."""
+        ``request_id`` and ``model``, and ``fields``.
+
+        Logged while a provider error is being handled (in the ``except`` block that caught it), the
+        line also carries ``provider_request_id``, the provider's id of that request, when it gave one:
+        the first thing its support desk asks for.
+        """
+        handled = sys.exc_info()[1]
+        provider_request_id = getattr(handled, "request_id", None) if isinstance(handled, LLMError) else None
+        if isinstance(provider_request_id, str) and "provider_request_id" not in fields:
+            fields["provider_request_id"] = provider_request_id
         log_event(level, event, request_id=self.request_id, model=self.model, attempt=attempt, **fields)
 
 
