@@ -8,7 +8,8 @@ Two children run: the submission and the reference (the oracle). This process
 imports neither: the inputs go out and the descriptions come back as JSON.
 
 Inputs are generated with hypothesis, derandomized, with a fixed number of
-examples: the same submission gets the same grade every time.
+examples and no shrinking: the same submission gets the same grade every time,
+and a wrong answer is graded as fast as a right one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from tests.grader.catalog import load_catalog
 from tests.grader.launch import package_parent_from_pythonpath
@@ -31,6 +32,9 @@ SOLUTIONS = ROOT / "solutions"
 
 settings.register_profile(
     "hidden",
+    # No shrinking: a failing example is reported as generated. Shrinking reruns both children hundreds
+    # of times, which would make a wrong answer take minutes to grade instead of seconds.
+    phases=(Phase.explicit, Phase.generate),
     derandomize=True,
     database=None,
     deadline=None,

@@ -2,9 +2,10 @@
 collaborator a proxy the grader answers.
 
 The client is built from JSON settings with a provider, a cache, a wait rule
-(``waits``), a sleep and a clock that each ask the grader (``channel.ask``): the
-grader scripts what each attempt meets and what it costs on its fake clock, the
-waits, and the cache's contents, and records every question. ``key_fn`` is a
+(``waits``) and a sleep that each ask the grader (``channel.ask``), and a clock
+that reads the grader's fake clock as its last answer told it: the grader
+scripts what each attempt meets and what it costs on that clock, the waits, and
+the cache's contents, and records every question. ``key_fn`` is a
 stand-in (``"key:" + prompt``), so exercise 2 is never used, nor exercises 3 and
 4 (the wait rule is the grader's).
 
@@ -56,9 +57,11 @@ def _build_error(spec: dict[str, Any]) -> BaseException:
         error = cls(text, location="https://elsewhere.example/v1", status_code=spec.get("status_code"))
     elif cls is errors.ResponseTooLargeError:
         error = cls(text, limit_bytes=1000, status_code=spec.get("status_code"))
+    elif cls is errors.StructuredOutputError:
+        error = cls(text, raw_text="{", validation_errors=[{"loc": [], "msg": "not JSON", "type": "json_invalid"}])
     elif issubclass(cls, errors.ProviderError):
         error = cls(text, status_code=spec.get("status_code"), retry_after=spec.get("retry_after"))
-    else:
+    else:  # LLMError itself, ConfigurationError: the kit's errors that are not the provider's
         error = cls(text)
     if spec.get("retryable") is not None:
         error.retryable = spec["retryable"]  # type: ignore[attr-defined]  # as an x-should-retry header does
@@ -74,12 +77,15 @@ def call_sequence(
     calls: list[dict[str, Any]],
     stored: dict[str, str] | None = None,
     use_async: bool = False,
+    start: float,
 ) -> Any:
     """Build one client from ``settings`` and make each of ``calls`` (``{"prompt", "model", "options"}``) in turn.
 
     ``settings``: ``max_retries``, ``timeout_s``, ``deadline_s``, ``cache`` (True: a cache proxy, False: None),
     ``cache_truncated``, ``cache_namespace``. ``stored``: prompt -> text, put in the grader's cache under the
-    key the client will use before the first call (``cache.seed``, not a call of the client's).
+    key the client will use before the first call (``cache.seed``, not a call of the client's). ``start``: the
+    grader's fake clock at first; each answer to an attempt or a sleep says where it is then (``now``), so the
+    clock proxy reads it without asking.
     """
     import wire  # the child's copy, beside child.py
 
@@ -89,6 +95,8 @@ def call_sequence(
 
     raised: list[BaseException] = []
     current: dict[str, Any] = {"req": None}
+    index = {"call": -1}
+    now = {"s": start}  # the grader's fake clock, as its last answer told it (it moves only in attempts and sleeps)
 
     def index_of(value: object) -> int | None:
         return next((n for n, error in enumerate(raised) if error is value), None)
@@ -97,12 +105,14 @@ def call_sequence(
         answer = channel.ask(
             "provider.complete",
             {
+                "call": index["call"],
                 "model": wire.describe(getattr(req, "model", None)),
                 "prompt": wire.describe(getattr(req, "prompt", None)),
                 "same_request": req is current["req"],
                 "timeout_s": wire.describe(timeout_s),
             },
         )
+        now["s"] = answer.get("now", now["s"])
         if answer.get("halt"):
             raise SystemExit(3)
         if answer.get("runaway"):
@@ -129,20 +139,20 @@ def call_sequence(
         def set(self, key: Any, value: Any) -> None:
             channel.ask("cache.set", {"key": wire.describe(key), "value": wire.describe(value)})
 
-    def waits(error: Any, attempt: Any) -> Any:
+    def waits(error: Any, number: Any) -> Any:
         return channel.ask(
             "waits",
-            {"error": type(error).__name__, "error_index": index_of(error), "attempt": wire.describe(attempt)},
+            {"error": type(error).__name__, "error_index": index_of(error), "attempt": wire.describe(number)},
         )
 
     def sleep(seconds: Any) -> None:
-        channel.ask("sleep", {"seconds": wire.describe(seconds)})
+        now["s"] = channel.ask("sleep", {"seconds": wire.describe(seconds)})["now"]
 
     async def async_sleep(seconds: Any) -> None:
         sleep(seconds)
 
     def clock() -> Any:
-        return channel.ask("clock", {})
+        return now["s"]
 
     provider = Provider()
     namespace = settings.get("cache_namespace")
@@ -166,7 +176,6 @@ def call_sequence(
 
     log_calls: list[list[Any]] = []
     ids: dict[str, str] = {}
-    index = {"call": -1}
 
     class Marks(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
