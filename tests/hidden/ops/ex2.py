@@ -40,10 +40,11 @@ class _LookAlike:
     model: str = "gpt-test"
     prompt: str = "hi"
     system_prompt: str | None = None
-    temperature: float = 0.0
+    temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
     stop: tuple[str, ...] = ()
+    reasoning_effort: str | None = None
 
 
 def refuse(channel: Any, *, what: str) -> Any:
@@ -51,8 +52,16 @@ def refuse(channel: Any, *, what: str) -> Any:
     from llm_client import LLMRequest, make_cache_key
 
     first = make_cache_key(LLMRequest(model="gpt-test", prompt="hi"))
-    fields = {"model": "gpt-test", "prompt": "hi", "system_prompt": None, "temperature": 0.0,
-              "max_tokens": None, "top_p": None, "stop": ()}
+    fields = {
+        "model": "gpt-test",
+        "prompt": "hi",
+        "system_prompt": None,
+        "temperature": None,
+        "max_tokens": None,
+        "top_p": None,
+        "stop": (),
+        "reasoning_effort": None,
+    }
     things: dict[str, Any] = {
         "none": None,
         "str": "gpt-test|hi",
