@@ -51,6 +51,8 @@ NOT_STARTED = "not started"
 PACKAGE = "llm_client"
 #: Seconds a grader test may run in a run that set no ``--timeout`` (the autograders set 5 s).
 GRADER_TEST_TIMEOUT_S = 5.0
+#: Seconds a hidden-tier test may run, starting its two child processes included (each runs many examples).
+HIDDEN_TEST_TIMEOUT_S = 60.0
 # Where an error happened: a SyntaxError's own location line, or a traceback entry ("path.py:12: in f").
 _SYNTAX_AT = re.compile(r'^E\s+File "(?P<path>[^"]+)", line (?P<line>\d+)')
 _FRAME_AT = re.compile(r"^(?P<path>\S+\.py):(?P<line>\d+): in ")
@@ -274,7 +276,8 @@ class GraderPlugin:
             return
         for item in items:
             if item.nodeid in self.results and item.get_closest_marker("timeout") is None:
-                item.add_marker(pytest.mark.timeout(GRADER_TEST_TIMEOUT_S))
+                hidden = self.results[item.nodeid].tier == "hidden"
+                item.add_marker(pytest.mark.timeout(HIDDEN_TEST_TIMEOUT_S if hidden else GRADER_TEST_TIMEOUT_S))
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:

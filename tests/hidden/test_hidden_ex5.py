@@ -15,13 +15,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 from tests.hidden.conftest import Pair
 from tests.hidden.remote import Answer
 
 pytestmark = pytest.mark.ex5
+
+#: No shrinking: a wrong answer fails at its first example, and a shrink costs two child calls a step.
+QUICK = settings(phases=(Phase.explicit, Phase.generate))
 
 #: Error types whose ``msg`` pydantic words one way for parsed data and another for JSON text
 #: ("a valid dictionary or instance of X" / "an object"), or that json and pydantic word each their own way.
@@ -80,6 +83,10 @@ def loose(description: Any) -> Any:
 
 
 def same(op: str, got: dict[str, Any], want: dict[str, Any], args: dict[str, Any]) -> None:
+    raised = want["result"].get("raised")
+    assert raised is None or raised.get("error") == "StructuredOutputError", (
+        f"{op}({_short(args)}) failed in the reference itself (is this test out of date?): {_short(want)}"
+    )
     assert loose(got["result"]) == loose(want["result"]), (
         f"{op}({_short(args)}):\nexpected {_short(want['result'])}\n     got {_short(got['result'])}"
     )
@@ -228,7 +235,8 @@ requests = st.fixed_dictionaries(
 
 # ask_again's inputs: locations of lowercase names with an underscore and of numbers >= 100, errors whose
 # messages hold neither, and rejected texts of other characters: what a prompt holds is told apart.
-loc_parts = st.one_of(st.from_regex(r"[a-z]{2,6}_[a-z]{2,5}", fullmatch=True), st.integers(100, 99999))
+names = st.text(string.ascii_lowercase, min_size=2, max_size=6)
+loc_parts = st.one_of(st.builds("{}_{}".format, names, names), st.integers(100, 99999))
 MESSAGES = ["Field required", "Input should be a valid integer", "String should have at least 1 character",
             "Input should be 'land' or 'sea'", "Invalid JSON: expected value"]  # fmt: skip
 validation_errors = st.lists(
@@ -279,6 +287,7 @@ def valid_answers(draw: st.DrawFn) -> tuple[str, str]:
 
 
 @pytest.mark.points(4)
+@QUICK
 @given(case=valid_answers())
 @example(case=("Reading", "\n".join(["Sure! Here it is:", "```json", VALID_READING, "```", "Bye."])))
 @example(case=("Forecast", f"```json\n{VALID_FORECAST}\n```"))
@@ -292,6 +301,7 @@ def test_parse_structured_returns_the_references_object_for_json_fenced_or_not(
 
 
 @pytest.mark.points(4)
+@QUICK
 @given(case=schema_and_answer())
 @example(case=("Reading", WRONG_READING))
 @example(case=("Forecast", WRONG_FORECAST))
@@ -329,6 +339,7 @@ def repair_cases(draw: st.DrawFn, *, left: bool) -> dict[str, Any]:
 
 
 @pytest.mark.points(3)
+@settings(QUICK, max_examples=40)
 @given(case=repair_cases(left=True))
 def test_ask_again_asks_the_same_request_with_a_prompt_holding_the_task_the_answer_and_its_errors(
     pair: Pair, case: dict[str, Any]
@@ -337,6 +348,7 @@ def test_ask_again_asks_the_same_request_with_a_prompt_holding_the_task_the_answ
 
 
 @pytest.mark.points(2)
+@settings(QUICK, max_examples=40)
 @given(case=repair_cases(left=False))
 def test_ask_again_gives_up_after_max_repairs_with_the_last_answer_chained_to_its_error(
     pair: Pair, case: dict[str, Any]
@@ -380,7 +392,7 @@ def flows(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.mark.points(3)
-@settings(max_examples=40)
+@settings(QUICK, max_examples=40)
 @given(case=flows())
 @example(case={"req": {"model": "m", "prompt": "TASK: GIVE THE WEATHER."}, "schema": "Reading", "max_repairs": 2,
                "script": ["It is cold.", WRONG_READING, f"```json\n{VALID_READING}\n```"]})  # fmt: skip

@@ -31,6 +31,9 @@ ERROR_FIELDS = (
     "validation_errors",
     "location",
     "limit_bytes",
+    "error_type",
+    "error_code",
+    "request_id",
 )
 #: How deep a description follows nested values (a cause's cause ...).
 MAX_DEPTH = 8

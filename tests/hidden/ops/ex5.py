@@ -75,17 +75,19 @@ def _given_error(spec: dict[str, Any]) -> Any:
 
 
 def prompt_holds(prompt: Any, original: str, rejected: str, locations: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """What a repair prompt holds: the original task (how many times), the rejected answer, and, outside those
-    two, every part of each failing location."""
+    """What a repair prompt holds: the original task (how many times), the rejected answer (as given, or quoted
+    the way JSON or repr() quote it), and, outside those two, every part of each failing location."""
     if not isinstance(prompt, str):
         return {"is_text": False}
     rest = prompt.replace(original, "\x00")
-    if rejected:
-        rest = rest.replace(rejected, "\x00")
+    forms = {rejected, json.dumps(rejected)[1:-1], json.dumps(rejected, ensure_ascii=False)[1:-1], repr(rejected)[1:-1]}
+    shown = [form for form in sorted(forms, key=len, reverse=True) if form and form in rest]
+    for form in shown:
+        rest = rest.replace(form, "\x00")
     return {
         "is_text": True,
         "task_times": prompt.count(original),
-        "shows_rejected": rejected in prompt,
+        "shows_rejected": not rejected or bool(shown),
         "names_each_location": [all(str(part) in rest for part in loc) for loc in locations],
     }
 
