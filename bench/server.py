@@ -15,11 +15,30 @@ Go duration: ``20ms``, ``1.5s``, ``1m0s``). With ``rate_headers`` false (and
 ``retry_after`` false) the server sends none of them, like a server that only
 says 429.
 
+Three faults, for the runner's fault measurements:
+
+- **A quantized limit** (``stated_per_minute``): the headers state a per-minute
+  allowance, a bucket of ``stated_per_minute`` refilled at ``stated_per_minute / 60``
+  per second (``x-ratelimit-limit-requests: 3000``, and the reset is the time until
+  that bucket is full again), while the server enforces the ``rate_per_s`` /
+  ``burst`` bucket, as OpenAI and Anthropic document that a per-minute limit may be
+  enforced over shorter intervals. Its 429 says it is a rate limit.
+- **Overload** (``overload_share``): that share of requests, drawn at random
+  (``seed``), is answered at once with a 429 about capacity, not the caller's
+  rate (OpenAI's words: "That model is currently overloaded with other
+  requests"), with no ``Retry-After``; it takes nothing from the bucket.
+- **A restart** (``POST /outage``): after ``after_s`` seconds the server closes its
+  listening socket and drops every open connection (requests in flight get no
+  answer, new connections are refused), and ``seconds`` later it listens again
+  on the same port.
+
 Control endpoints, for the benchmark runner:
 
-- ``GET /stats``: ``{"requests", "ok", "rate_limited", "config"}`` since the last reset;
+- ``GET /stats``: ``{"requests", "ok", "rate_limited", "overloaded", "config"}`` since the last reset;
 - ``POST /reset`` with ``{"latency_s": 0.2, "rate_per_s": 50, "burst": 5, "rate_headers": true,
-  "retry_after": true}`` (``rate_per_s`` null for no limit): new settings, zeroed counters, a full bucket.
+  "retry_after": true, "stated_per_minute": null, "overload_share": 0.0, "seed": 0}``
+  (``rate_per_s`` null for no limit): new settings, zeroed counters, a full bucket;
+- ``POST /outage`` with ``{"after_s": 0.3, "seconds": 2.0}``: a restart, as above.
 
 Run it alone with ``python bench/server.py --port 8000``; it prints
 ``listening on http://127.0.0.1:PORT`` once it accepts connections (port 0, the
@@ -32,7 +51,9 @@ import argparse
 import asyncio
 import json
 import math
+import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -50,6 +71,9 @@ class Config:
     burst: float = 1.0
     rate_headers: bool = True
     retry_after: bool = True
+    stated_per_minute: float | None = None  # the allowance the headers state, when it is not the one enforced
+    overload_share: float = 0.0  # the share of requests answered with a capacity 429, at random
+    seed: int = 0  # of the overload draws
 
 
 class Limiter:
@@ -98,29 +122,59 @@ class BenchServer:
 
     def __init__(self, config: Config) -> None:
         self.reset(config)
+        #: Starts a restart: ``(after_s, seconds)``; set by :func:`serve`, which owns the listening socket.
+        self.on_outage: Callable[[float, float], None] = lambda after_s, seconds: None
 
     def reset(self, config: Config) -> None:
+        if not 0.0 <= config.overload_share <= 1.0:
+            raise ValueError(f"overload_share must be between 0 and 1, got {config.overload_share!r}")
+        if config.stated_per_minute is not None and config.stated_per_minute <= 0:
+            raise ValueError(f"stated_per_minute must be above 0, got {config.stated_per_minute!r}")
         self.config = config
         self.limiter = Limiter(config.rate_per_s, config.burst)
+        per_minute = config.stated_per_minute
+        self.stated = None if per_minute is None else Limiter(per_minute / 60.0, per_minute)
+        self.rng = random.Random(config.seed)
         self.requests = 0
         self.ok = 0
         self.rate_limited = 0
+        self.overloaded = 0
         self.completion_ids = 0
 
     def rate_headers(self) -> dict[str, str]:
-        return self.limiter.headers() if self.config.rate_headers else {}
+        if not self.config.rate_headers:
+            return {}
+        return (self.limiter if self.stated is None else self.stated).headers()
 
     def stats(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
             "ok": self.ok,
             "rate_limited": self.rate_limited,
+            "overloaded": self.overloaded,
             "config": asdict(self.config),
         }
 
+    def overload(self) -> tuple[int, dict[str, str], bytes]:
+        """A 429 about the server's capacity, not the caller's rate: OpenAI's words, no Retry-After."""
+        self.overloaded += 1
+        error = {
+            "error": {
+                "message": "That model is currently overloaded with other requests. You can retry your request.",
+                "type": "server_error",
+                "param": None,
+                "code": None,
+            }
+        }
+        return 429, self.rate_headers(), json.dumps(error).encode()
+
     async def chat_completion(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         self.requests += 1
+        if self.config.overload_share and self.rng.random() < self.config.overload_share:
+            return self.overload()
         wait = self.limiter.admit()
+        if wait == 0 and self.stated is not None:
+            wait = self.stated.admit()  # the stated allowance is enforced too
         if wait > 0:
             self.rate_limited += 1
             millis = max(1, math.ceil(wait * 1000))
@@ -177,6 +231,16 @@ class BenchServer:
             except (ValueError, TypeError) as exc:
                 return 400, {}, json.dumps({"error": {"message": str(exc)}}).encode()
             return 200, {}, json.dumps(self.stats()).encode()
+        if method == "POST" and path == "/outage":
+            try:
+                asked = json.loads(body or b"{}")
+                after_s, seconds = float(asked.get("after_s", 0.0)), float(asked["seconds"])
+                if not (0 <= after_s <= 60 and 0 < seconds <= 60):
+                    raise ValueError("after_s and seconds must be between 0 and 60 (seconds above 0)")
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                return 400, {}, json.dumps({"error": {"message": str(exc)}}).encode()
+            self.on_outage(after_s, seconds)
+            return 200, {}, json.dumps({"after_s": after_s, "seconds": seconds}).encode()
         return 404, {}, json.dumps({"error": {"message": f"no route for {method} {path}"}}).encode()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -220,11 +284,40 @@ class BenchServer:
 
 async def serve(port: int, config: Config) -> None:
     server = BenchServer(config)
-    listener = await asyncio.start_server(server.handle, HOST, port, backlog=1024)
+    writers: set[asyncio.StreamWriter] = set()
+    outages: set[asyncio.Task[None]] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.add(writer)
+        try:
+            await server.handle(reader, writer)
+        finally:
+            writers.discard(writer)
+
+    listener = await asyncio.start_server(handle, HOST, port, backlog=1024)
     bound = listener.sockets[0].getsockname()[1]
+
+    async def outage(after_s: float, seconds: float) -> None:
+        """A restart: stop listening, drop every connection, and listen again on the same port."""
+        nonlocal listener
+        await asyncio.sleep(after_s)
+        listener.close()
+        for writer in list(writers):
+            writer.transport.abort()
+        await asyncio.sleep(seconds)
+        listener = await asyncio.start_server(handle, HOST, bound, backlog=1024)
+
+    def start_outage(after_s: float, seconds: float) -> None:
+        task = asyncio.get_running_loop().create_task(outage(after_s, seconds))
+        outages.add(task)
+        task.add_done_callback(outages.discard)
+
+    server.on_outage = start_outage
     print(f"listening on http://{HOST}:{bound}", flush=True)
-    async with listener:
-        await listener.serve_forever()
+    try:
+        await asyncio.Event().wait()  # until the process is stopped
+    finally:
+        listener.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -235,8 +328,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--burst", type=float, default=1.0, help="requests the bucket holds")
     parser.add_argument("--no-rate-headers", action="store_true", help="send no x-ratelimit-* headers")
     parser.add_argument("--no-retry-after", action="store_true", help="send no Retry-After with a 429")
+    parser.add_argument(
+        "--stated-per-minute", type=float, default=None, help="headers state this per-minute allowance instead"
+    )
+    parser.add_argument("--overload-share", type=float, default=0.0, help="share of requests answered 429 overloaded")
     args = parser.parse_args(argv)
-    config = Config(args.latency_s, args.rate_per_s, args.burst, not args.no_rate_headers, not args.no_retry_after)
+    config = Config(
+        args.latency_s,
+        args.rate_per_s,
+        args.burst,
+        not args.no_rate_headers,
+        not args.no_retry_after,
+        args.stated_per_minute,
+        args.overload_share,
+    )
     try:
         asyncio.run(serve(args.port, config))
     except KeyboardInterrupt:

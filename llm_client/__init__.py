@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from llm_client._internal.batch import run_batch as run_batch
     from llm_client._internal.rate_limiter import RateLimiter as RateLimiter
     from llm_client._internal.rate_limiter import estimate_tokens as estimate_tokens
+    from llm_client._internal.redis_cache import RedisCache as RedisCache
+    from llm_client._internal.shared_limiter import SharedLimiter as SharedLimiter
     from llm_client._internal.sqlite_cache import SQLiteCache as SQLiteCache
     from llm_client.backoff import add_jitter as add_jitter
     from llm_client.backoff import backoff_delay as backoff_delay
@@ -83,6 +85,9 @@ if TYPE_CHECKING:
     )
     from llm_client.errors import (
         ServerError as ServerError,
+    )
+    from llm_client.errors import (
+        StreamInterruptedError as StreamInterruptedError,
     )
     from llm_client.errors import (
         StructuredOutputError as StructuredOutputError,

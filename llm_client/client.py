@@ -68,6 +68,11 @@ def after_failure(call: Call, error: LLMError, attempt: int) -> float:
       ``sleep_s``. Log with ``call.log(level, event, attempt, **fields)``.
 
     It never sleeps: it returns the seconds, and the caller sleeps.
+
+    Examples, with ``max_retries=2`` and a wait rule of 0.5 s: a 503 after
+    attempt 0 returns 0.5; a 401 after any attempt is raised as it is; a 503
+    after attempt 2 raises RetriesExhaustedError with ``attempts=3``; a 503 at
+    ``call.elapsed() == 9.6`` with ``deadline_s=10`` raises DeadlineExceededError.
     """
     # TODO(ex1): write after_failure; notebooks/01_ex1_call_path.ipynb walks you through it.
     raise NotImplementedError("ex1: after_failure is not written yet (see notebooks/01_ex1_call_path.ipynb)")
@@ -81,7 +86,9 @@ class LLMClient(SyncClientBase):
     - ``provider``: anything with ``complete(req, *, timeout_s) -> LLMResponse``.
     - ``cache``: a :class:`~llm_client.caches.Cache`, or None for no caching.
     - ``max_retries``: retries after the first attempt, so at most ``max_retries + 1`` attempts.
-    - ``timeout_s``: the timeout of each attempt; ``deadline_s``: None, or a bound on a whole call, waits included.
+    - ``timeout_s``: the bound on one whole attempt, handed to the provider (the HTTP providers hold
+      the whole exchange to it, not only each read, as httpx's own timeouts do);
+      ``deadline_s``: None, or a bound on a whole call, waits included.
     - ``waits``: None, or ``waits(error, attempt) -> seconds``, the wait before a retry
       (None: :func:`default_wait`, which needs exercises 3 and 4).
     - ``max_retry_after_s``, ``backoff_base_s``, ``backoff_cap_s``: the numbers :func:`default_wait` uses.
@@ -97,6 +104,7 @@ class LLMClient(SyncClientBase):
     """
 
     _default_waits = staticmethod(default_wait)
+    _after_failure = staticmethod(after_failure)
 
     def call(
         self,

@@ -26,6 +26,8 @@ The tree::
     │       └── AuthenticationError  HTTP 401/403: fix the key or access
     ├── StructuredOutputError     the text is not valid JSON for the schema;
     │                             .raw_text and .validation_errors
+    ├── StreamInterruptedError    a stream failed after some text was yielded;
+    │                             .partial_text and .cause             [never retried]
     └── RetriesExhaustedError     every allowed attempt failed; .attempts, .last_error
         └── DeadlineExceededError the next wait would have passed deadline_s
 
@@ -65,6 +67,7 @@ __all__ = [
     "ResponseTooLargeError",
     "RetriesExhaustedError",
     "ServerError",
+    "StreamInterruptedError",
     "StructuredOutputError",
     "TruncatedAnswerWarning",
 ]
@@ -238,6 +241,23 @@ class StructuredOutputError(LLMError):
         super().__init__(message)
         self.raw_text = raw_text
         self.validation_errors = validation_errors
+
+
+class StreamInterruptedError(LLMError):
+    """A stream failed after some of its text was already yielded: an ``error`` event, a cut
+    connection, malformed SSE, a missing end, a timeout or a body past ``max_response_bytes``.
+
+    Never retried: the caller already holds part of an answer, and only the caller knows
+    whether to start again. ``partial_text`` is what was yielded; ``cause`` is the error
+    that ended the stream (also ``__cause__``).
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, partial_text: str, cause: LLMError) -> None:
+        super().__init__(message)
+        self.partial_text = partial_text
+        self.cause = cause
 
 
 class RetriesExhaustedError(LLMError):

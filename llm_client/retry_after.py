@@ -23,24 +23,30 @@ __all__ = ["parse_retry_after", "retry_delay"]
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Return the wait the server asked for, in seconds, or None.
 
-    Understood, in this order (header names in any case; a plain dict or
-    ``httpx.Headers``):
+    ``headers`` is a plain dict or ``httpx.Headers``; names match in any case.
+    ``retry-after-ms`` (milliseconds; not standard: Azure's services send it,
+    and the official OpenAI and Anthropic SDKs read it first) wins over
+    ``Retry-After`` when it is usable. ``Retry-After`` is a number of seconds
+    (RFC 9110 section 10.2.3 says a whole number; a fraction is read too) or
+    an HTTP-date (RFC 9110 section 5.6.7), taken relative to ``now`` (a Unix
+    timestamp in seconds; default ``time.time()``). An HTTP-date is GMT in all
+    three forms a recipient must read, whatever the machine's time zone,
+    asctime's included although it names no zone (``parsedate_to_datetime``
+    gives a naive datetime for it, and a naive datetime's ``timestamp()`` is
+    local time).
 
-    1. ``retry-after-ms: 1500`` -- milliseconds. Not standard: Azure's services
-       send it, and the official OpenAI and Anthropic SDKs read it first.
-    2. ``Retry-After: 2`` -- seconds (RFC 9110 section 10.2.3 allows a whole
-       number); ``Retry-After: 0.5`` is read too, a lenient extension.
-    3. ``Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`` -- an HTTP-date (RFC 9110
-       section 5.6.7, always GMT), taken relative to ``now`` (a Unix timestamp
-       in seconds; default ``time.time()``).
-       All three forms RFC 9110 allows are read, as GMT: IMF-fixdate (above),
-       RFC 850 (``Wednesday, 21-Oct-26 07:28:00 GMT``) and asctime
-       (``Wed Oct 21 07:28:00 2026``, which names no zone).
+    None when there is no usable value (no such header, garbage, a negative
+    number, NaN, infinity). Never negative: a date in the past gives 0.0.
 
-    Returns None when no such header is present or none can be parsed (a
-    garbage value, a negative number, NaN, infinity); an unusable
-    ``retry-after-ms`` falls back to ``Retry-After``. Never negative: a date
-    in the past gives 0.0.
+    Examples, with ``now`` 30 s before 07:28:00 GMT on 21 Oct 2026:
+
+    - ``{"Retry-After": "2"}`` gives 2.0, ``{"retry-after": "0.5"}`` 0.5, and
+      ``{"retry-after-ms": "1500"}`` 1.5;
+    - ``{"retry-after-ms": "250", "Retry-After": "1"}`` gives 0.25;
+    - ``Wed, 21 Oct 2026 07:28:00 GMT``, ``Wednesday, 21-Oct-26 07:28:00 GMT``
+      and ``Wed Oct 21 07:28:00 2026`` all give 30.0, in any local time zone;
+    - ``Wed, 21 Oct 2026 07:27:00 GMT`` gives 0.0;
+    - ``soon``, ``-5``, ``nan``, ``inf``, or no such header give None.
 
     Raises TypeError when ``headers`` is not a mapping (a raw header line,
     a list of pairs), and TypeError/ValueError when ``now`` is not a finite number.
@@ -80,8 +86,13 @@ def retry_delay(
     The provider's own wait, ``error.retry_after`` (a ProviderError's: set on a
     429, and on a 408, 409, 5xx or 529 that sent Retry-After), when it is known
     and at most ``max_retry_after_s``; else ``backoff(attempt)``, the jittered
-    backoff. ``backoff`` is only called when it is needed. Invalid arguments
-    raise TypeError or ValueError naming the argument.
+    backoff. ``backoff`` draws a random number, so it is only called when it is
+    needed. Invalid arguments raise TypeError or ValueError naming the argument.
+
+    Examples, with ``max_retry_after_s=60``: a 429 asking for 2 s gives 2.0
+    and a 503 asking for 3 s gives 3.0, neither calling ``backoff``; a wait of
+    0 gives 0.0; a 429 asking for 3600 s, or asking for nothing, gives
+    ``backoff(attempt)``.
     """
     if not isinstance(error, LLMError):
         raise TypeError(f"error must be an LLMError, got {type(error).__name__}")

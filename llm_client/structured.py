@@ -65,6 +65,13 @@ def parse_structured(text: str, schema: type[T]) -> T:
     ``raw_text`` (the text as given) and ``validation_errors`` (pydantic's
     ``errors()`` shape; for text that is not JSON at all, one error of type
     ``json_invalid``), chained to the JSON or validation error.
+
+    With ``Ticket`` a model of a ``title`` and a ``priority`` (low, medium or high)::
+
+        '{"title": "Login fails", "priority": "high"}'    -> Ticket(title='Login fails', priority='high')
+        the same in a json code fence, prose around it   -> the same Ticket
+        'Sure! High priority.'                           -> raises: json_invalid at ()
+        '{"title": "Login fails", "priority": "urgent"}'  -> raises: literal_error at ('priority',)
     """
     # TODO(ex5): write parse_structured; notebooks/05_ex5_structured_output.ipynb walks you through it.
     raise NotImplementedError("ex5: parse_structured is not written yet (see notebooks/05_ex5_structured_output.ipynb)")

@@ -42,7 +42,8 @@ def check(exercise: str, hint: int | None = None) -> int:
     Failing tests earn no points and are listed with what went wrong; nothing
     is raised for them. ``hint`` asks for that hint of the exercise (counted
     from 1) in place of the one the table shows by itself. Raises ValueError
-    only when ``exercise`` is not an exercise id or ``hint`` not a positive int.
+    only when ``exercise`` is not an exercise id, or ``hint`` not a positive int
+    or past the exercise's last hint (the message names the range, "1..3").
     """
     if not isinstance(exercise, str) or not _EXERCISE.match(exercise):
         raise ValueError(f'exercise must be an id like "ex3", got {exercise!r}')
@@ -51,6 +52,10 @@ def check(exercise: str, hint: int | None = None) -> int:
     if not GRADER.is_dir():
         print(f"The grader is not in this copy of the course ({GRADER} is missing), so {exercise} cannot be graded.")
         return 0
+    if hint is not None and (ROOT / "exercises.toml").is_file():
+        info = _grader_module("catalog").load_catalog(ROOT / "exercises.toml").get(exercise)
+        if info is not None and hint > len(info.hints):
+            raise ValueError(f"hint {hint} is out of range: {exercise} has hints 1..{len(info.hints)}")
     launch = _launcher()
     with tempfile.TemporaryDirectory(prefix="llm-course-check-") as tmp:
         run = launch.run_grading(

@@ -2570,6 +2570,361 @@ MUTANTS: tuple[Mutant, ...] = (
         return -self.tokens / self.rate
         """,
     ),
+    # -- ex8: streaming (optional) -------------------------------------------------------------------
+    Mutant(
+        "sse_strips_every_space", "ex8", "parse_sse_block",
+        why="every leading space of a value is dropped, not just one",
+        body="""
+        event = "message"
+        data: list[str] = []
+        for line in lines:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value.lstrip(" ")
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value or "message"
+        joined = "\\n".join(data)
+        if not joined:
+            return None
+        return SSEEvent(event, joined)
+        """,
+    ),
+    Mutant(
+        "sse_keeps_the_space", "ex8", "parse_sse_block",
+        why="the space after the colon stays in the value",
+        body="""
+        event = "message"
+        data: list[str] = []
+        for line in lines:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value or "message"
+        joined = "\\n".join(data)
+        if not joined:
+            return None
+        return SSEEvent(event, joined)
+        """,
+    ),
+    Mutant(
+        "sse_strips_the_value", "ex8", "parse_sse_block",
+        why="values are stripped at both ends, so meaningful spaces vanish",
+        body="""
+        event = "message"
+        data: list[str] = []
+        for line in lines:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value.strip()
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value or "message"
+        joined = "\\n".join(data)
+        if not joined:
+            return None
+        return SSEEvent(event, joined)
+        """,
+    ),
+    Mutant(
+        "sse_joins_data_without_newlines", "ex8", "parse_sse_block",
+        why="data lines are glued together with nothing between them",
+        body="""
+        event = "message"
+        data: list[str] = []
+        for line in lines:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value or "message"
+        joined = "".join(data)
+        if not joined:
+            return None
+        return SSEEvent(event, joined)
+        """,
+    ),
+    Mutant(
+        "sse_first_event_line_wins", "ex8", "parse_sse_block",
+        why="a second event line is ignored, though the last one names the event",
+        body="""
+        event = "message"
+        data: list[str] = []
+        for line in lines:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event" and event == "message":
+                event = value or "message"
+        joined = "\\n".join(data)
+        if not joined:
+            return None
+        return SSEEvent(event, joined)
+        """,
+    ),
+    Mutant(
+        "sse_empty_event_name_kept", "ex8", "parse_sse_block",
+        why="an empty event line names the event '' instead of 'message'",
+        body="""
+        event = "message"
+        data: list[str] = []
+        for line in lines:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value
+        joined = "\\n".join(data)
+        if not joined:
+            return None
+        return SSEEvent(event, joined)
+        """,
+    ),
+    Mutant(
+        "sse_no_data_is_an_empty_event", "ex8", "parse_sse_block",
+        why="a block without data is returned as an event with empty data",
+        body="""
+        event = "message"
+        data: list[str] = []
+        for line in lines:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value or "message"
+        joined = "\\n".join(data)
+        return SSEEvent(event, joined)
+        """,
+    ),
+    Mutant(
+        "sse_splits_at_the_last_colon", "ex8", "parse_sse_block",
+        why="the line is split at its last colon, so a value holding one is cut",
+        body="""
+        event = "message"
+        data: list[str] = []
+        for line in lines:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.rpartition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value or "message"
+        joined = "\\n".join(data)
+        if not joined:
+            return None
+        return SSEEvent(event, joined)
+        """,
+    ),
+    Mutant(
+        "sse_field_names_ignore_case", "ex8", "parse_sse_block",
+        why="Data and DATA are taken for data, though field names are case-sensitive",
+        body="""
+        event = "message"
+        data: list[str] = []
+        for line in lines:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            name = name.lower()
+            if value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value or "message"
+        joined = "\\n".join(data)
+        if not joined:
+            return None
+        return SSEEvent(event, joined)
+        """,
+    ),
+    Mutant(
+        "sse_line_without_colon_skipped", "ex8", "parse_sse_block",
+        why="a line with no colon is dropped, though it is a field with an empty value",
+        body="""
+        event = "message"
+        data: list[str] = []
+        for line in lines:
+            if line.startswith(":") or ":" not in line:
+                continue
+            name, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value or "message"
+        joined = "\\n".join(data)
+        if not joined:
+            return None
+        return SSEEvent(event, joined)
+        """,
+    ),
+    Mutant(
+        "stream_retries_after_text", "ex8", "after_stream_failure",
+        why="a retryable failure after text is retried, so the caller gets text twice",
+        body="""
+        if not partial_text or error.retryable:
+            return after_failure(call, error, attempt)
+        error_type = type(error).__name__
+        chars = len(partial_text)
+        call.log(logging.ERROR, "llm.stream_interrupted", attempt, error_type=error_type, partial_chars=chars)
+        if isinstance(error, ContentRefusedError):
+            raise error
+        raise StreamInterruptedError(
+            f"the stream failed after {len(partial_text)} characters ({error_type}: {error})",
+            partial_text=partial_text,
+            cause=error,
+        ) from error
+        """,
+    ),
+    Mutant(
+        "stream_never_retries", "ex8", "after_stream_failure",
+        why="a failure before any text ends the stream too, though nothing would repeat",
+        body="""
+        error_type = type(error).__name__
+        chars = len(partial_text)
+        call.log(logging.ERROR, "llm.stream_interrupted", attempt, error_type=error_type, partial_chars=chars)
+        if isinstance(error, ContentRefusedError):
+            raise error
+        raise StreamInterruptedError(
+            f"the stream failed after {len(partial_text)} characters ({error_type}: {error})",
+            partial_text=partial_text,
+            cause=error,
+        ) from error
+        """,
+    ),
+    Mutant(
+        "stream_refusal_first", "ex8", "after_stream_failure",
+        why="a refusal is raised before after_failure is asked, even with no text yet",
+        body="""
+        if isinstance(error, ContentRefusedError):
+            raise error
+        if not partial_text:
+            return after_failure(call, error, attempt)
+        error_type = type(error).__name__
+        chars = len(partial_text)
+        call.log(logging.ERROR, "llm.stream_interrupted", attempt, error_type=error_type, partial_chars=chars)
+        if isinstance(error, ContentRefusedError):
+            raise error
+        raise StreamInterruptedError(
+            f"the stream failed after {len(partial_text)} characters ({error_type}: {error})",
+            partial_text=partial_text,
+            cause=error,
+        ) from error
+        """,
+    ),
+    Mutant(
+        "stream_wraps_the_refusal", "ex8", "after_stream_failure",
+        why="a refusal after text is wrapped as an interruption, though it is the model's own end",
+        body="""
+        if not partial_text:
+            return after_failure(call, error, attempt)
+        error_type = type(error).__name__
+        chars = len(partial_text)
+        call.log(logging.ERROR, "llm.stream_interrupted", attempt, error_type=error_type, partial_chars=chars)
+        raise StreamInterruptedError(
+            f"the stream failed after {len(partial_text)} characters ({error_type}: {error})",
+            partial_text=partial_text,
+            cause=error,
+        ) from error
+        """,
+    ),
+    Mutant(
+        "stream_logs_nothing", "ex8", "after_stream_failure",
+        why="the interruption is never logged, so nobody sees why the answer stopped",
+        body="""
+        if not partial_text:
+            return after_failure(call, error, attempt)
+        error_type = type(error).__name__
+        if isinstance(error, ContentRefusedError):
+            raise error
+        raise StreamInterruptedError(
+            f"the stream failed after {len(partial_text)} characters ({error_type}: {error})",
+            partial_text=partial_text,
+            cause=error,
+        ) from error
+        """,
+    ),
+    Mutant(
+        "stream_logs_a_warning", "ex8", "after_stream_failure",
+        why="the interruption is logged as a WARNING without the length of the text",
+        body="""
+        if not partial_text:
+            return after_failure(call, error, attempt)
+        error_type = type(error).__name__
+        call.log(logging.WARNING, "llm.stream_interrupted", attempt, error_type=error_type)
+        if isinstance(error, ContentRefusedError):
+            raise error
+        raise StreamInterruptedError(
+            f"the stream failed after {len(partial_text)} characters ({error_type}: {error})",
+            partial_text=partial_text,
+            cause=error,
+        ) from error
+        """,
+    ),
+    Mutant(
+        "stream_not_chained", "ex8", "after_stream_failure",
+        why="the interruption is not chained to its cause, so the traceback hides it",
+        body="""
+        if not partial_text:
+            return after_failure(call, error, attempt)
+        error_type = type(error).__name__
+        chars = len(partial_text)
+        call.log(logging.ERROR, "llm.stream_interrupted", attempt, error_type=error_type, partial_chars=chars)
+        if isinstance(error, ContentRefusedError):
+            raise error
+        raise StreamInterruptedError(
+            f"the stream failed after {len(partial_text)} characters ({error_type}: {error})",
+            partial_text=partial_text,
+            cause=error,
+        )
+        """,
+    ),
+    Mutant(
+        "stream_forgets_the_partial_text", "ex8", "after_stream_failure",
+        why="the interruption carries no partial text, so what the caller holds is lost",
+        body="""
+        if not partial_text:
+            return after_failure(call, error, attempt)
+        error_type = type(error).__name__
+        chars = len(partial_text)
+        call.log(logging.ERROR, "llm.stream_interrupted", attempt, error_type=error_type, partial_chars=chars)
+        if isinstance(error, ContentRefusedError):
+            raise error
+        raise StreamInterruptedError(
+            f"the stream failed after {len(partial_text)} characters ({error_type}: {error})",
+            partial_text="",
+            cause=error,
+        ) from error
+        """,
+    ),
 )
 
 
@@ -2759,6 +3114,36 @@ ALTERNATIVES: tuple[Mutant, ...] = (
         if self.tokens >= 0.0:
             return 0.0
         return -self.tokens / self.rate
+        """,
+    ),
+    # -- ex8 ----------------------------------------------------------------------------------------------
+    Mutant(
+        "sse_split_and_no_comment_branch", "ex8", "parse_sse_block",
+        why="a comment is a field named '', which is ignored anyway; str.split with a limit splits once",
+        body="""
+        event, data = "message", []
+        for line in lines:
+            name, value = (line.split(":", 1) + [""])[:2]
+            value = value[1:] if value[:1] == " " else value
+            if name == "event":
+                event = value if value else "message"
+            elif name == "data":
+                data.append(value)
+        return SSEEvent(event, "\\n".join(data)) if any(data) or len(data) > 1 else None
+        """,
+    ),
+    Mutant(
+        "stream_failure_checks_text_last", "ex8", "after_stream_failure",
+        why="the branches in the other order, with a shorter message",
+        body="""
+        if partial_text:
+            kind = type(error).__name__
+            call.log(logging.ERROR, "llm.stream_interrupted", attempt, error_type=kind, partial_chars=len(partial_text))
+            if not isinstance(error, ContentRefusedError):
+                interrupted = StreamInterruptedError(f"cut: {kind}", partial_text=partial_text, cause=error)
+                raise interrupted from error
+            raise error
+        return after_failure(call, error, attempt)
         """,
     ),
 )

@@ -10,7 +10,7 @@ the course online (.devcontainer/ for Codespaces, binder/ for Binder) and the
 project files, with a README written for learners. It leaves out everything that
 gives answers away or is for instructors: solutions/, tools/ (generator,
 mutants, autograder builders), tests/kit/, tests/hidden/ (the hidden tier), bench/, .ci/ and the kit's dev
-requirements. The files are the ones git tracks, as they are in the work tree,
+requirements. The files are the ones git tracks or would track (new, not ignored), as they are in the work tree,
 except for the lines about instructor-only files, which are rewritten or dropped
 (see LEARNER_EDITS).
 
@@ -79,7 +79,12 @@ class ReleaseError(RuntimeError):
 def _tracked_files(root: Path) -> list[str]:
     try:
         done = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z"], capture_output=True, text=True, check=True, timeout=60
+            # tracked files, and new ones git would track (not ignored): a file added but not committed yet ships
+            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         )
     except (OSError, subprocess.CalledProcessError):
         files = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import TypeVar
 
@@ -118,6 +118,22 @@ class AsyncLLMClient(ClientBase[AsyncProvider]):
         response = await self._aflights.run(self._flight(req, call), fly)
         self._warn_if_truncated(response)
         return _answered(response, call)
+
+    def stream(
+        self,
+        req: LLMRequest,
+        *,
+        timeout_s: float | None = None,
+        max_retries: int | None = None,
+        use_cache: bool = True,
+    ) -> AsyncIterator[str]:
+        """The text deltas of ``req``'s answer, as an async iterator: :meth:`LLMClient.stream
+        <llm_client.LLMClient.stream>`'s promises. ``await it.aclose()`` (or cancelling the task)
+        closes the connection at once; ``contextlib.aclosing`` does it for an ``async for`` left early."""
+        from llm_client._internal.stream_path import astream_path
+
+        call = self._begin(req, timeout_s, max_retries, use_cache)
+        return astream_path(self, req, call, after_failure)
 
     async def call_structured(
         self,

@@ -9,7 +9,8 @@ would take the turn of the request behind it, and at a pace right at the
 provider's limit that request would then get a 429 too. It paces with any
 :class:`Pacer`: a RateLimiter, or an
 :class:`~llm_client._internal.adaptive.AdaptiveLimiter` that learns the limit
-from each attempt's outcome. Times are in seconds.
+from each attempt's outcome, told apart by :func:`is_overload`: a 429 for the
+caller's rate, or the provider's overload. Times are in seconds.
 """
 
 from __future__ import annotations
@@ -22,19 +23,29 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from llm_client._internal.checks import check_int, check_number
-from llm_client.errors import RateLimitError
+from llm_client._internal.rate_headers import parse_rate_limits
+from llm_client.errors import ProviderError, RateLimitError
 from llm_client.providers.base import LLMResponse
 from llm_client.request import LLMRequest
 
-__all__ = ["PacedProvider", "Pacer", "RateLimiter", "estimate_tokens"]
+__all__ = ["PacedProvider", "Pacer", "RateLimiter", "error_headers", "estimate_tokens", "is_overload"]
+
+#: Words of an error's message or type that say the provider is short of capacity: OpenAI's "That model is
+#: currently overloaded with other requests", Anthropic's "Overloaded" (type ``overloaded_error``), and the
+#: "capacity" of others' 429s and 503s.
+_OVERLOAD_WORDS = ("overload", "capacity")
+#: Words that say the caller went over its own limit (OpenAI's "Rate limit reached for requests",
+#: Anthropic's ``rate_limit_error``): such a 429 is a rate limit, whatever its headers say is left.
+_RATE_LIMIT_WORDS = ("rate limit", "rate_limit", "ratelimit", "too many requests")
 
 
 def estimate_tokens(req: LLMRequest) -> int:
     """A rough count of the tokens ``req`` may use, for a tokens-per-minute limit.
 
     About four characters per token for the system prompt and prompt, plus
-    ``max_tokens`` (the most the answer may use), which is how providers
-    reserve quota when a request arrives. Never less than 1.
+    ``max_tokens`` (the most the answer may use): a safe upper bound, since
+    OpenAI counts the larger of the two and Anthropic limits input and output
+    tokens separately. Never less than 1.
     """
     if not isinstance(req, LLMRequest):
         raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")
@@ -133,9 +144,48 @@ class RateLimiter:
         return wait
 
     def observe(
-        self, turn: Any, headers: Mapping[str, str], *, rate_limited: bool = False, retry_after: float | None = None
+        self,
+        turn: Any,
+        headers: Mapping[str, str],
+        *,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        overloaded: bool = False,
     ) -> None:
         """A fixed pace learns nothing from an attempt's outcome (see :class:`Pacer`)."""
+
+
+def error_headers(error: ProviderError) -> Mapping[str, str]:
+    """The response headers an error carries (its ``headers``, when the provider put them there), or none."""
+    headers = getattr(error, "headers", None)
+    return headers if isinstance(headers, Mapping) else {}
+
+
+def is_overload(error: ProviderError, tokens: int = 0) -> bool:
+    """Whether ``error`` says the provider is overloaded, rather than that the caller went over its rate limit.
+
+    An overload is a 529; any error whose provider message or error type
+    (``error_type``, when the error carries one) speaks of overload or
+    capacity (``overloaded_error``, "That model is currently overloaded");
+    and a 429 whose own words say nothing of a rate limit, but whose
+    rate-limit headers (``headers``, when the error carries them) say the
+    allowance is not spent: a request left, and the ``tokens`` this one needs.
+    A 429 that says it is a rate limit is one, whatever its headers say is
+    left: the server may enforce a smaller bucket than it states.
+    """
+    if not isinstance(error, ProviderError):
+        raise TypeError(f"error must be a ProviderError, got {type(error).__name__}")
+    if error.status_code == 529:
+        return True
+    words = " ".join(str(part) for part in (error.provider_message, getattr(error, "error_type", None)) if part)
+    words = words.lower()
+    if any(word in words for word in _OVERLOAD_WORDS):
+        return True
+    if error.status_code != 429 or any(word in words for word in _RATE_LIMIT_WORDS):
+        return False
+    limits = parse_rate_limits(error_headers(error))
+    stated = [(allowance, need) for allowance, need in ((limits.requests, 1), (limits.tokens, tokens)) if allowance]
+    return bool(stated) and all(allowance.remaining >= max(need, 1) for allowance, need in stated)
 
 
 @runtime_checkable
@@ -144,8 +194,9 @@ class Pacer(Protocol):
 
     ``acquire``/``aacquire`` wait (blocking, or in asyncio) until a request of
     ``tokens`` tokens may be sent, and return its turn; ``observe`` is then
-    told how that attempt went: the answer's rate-limit headers, or a 429
-    (``rate_limited``) with the ``Retry-After`` wait in seconds, or None.
+    told how that attempt went: the answer's rate-limit headers, or a
+    rate-limit 429 (``rate_limited``) with the ``Retry-After`` wait in seconds,
+    or None, or an overload (``overloaded``: see :func:`is_overload`).
     """
 
     def acquire(self, tokens: int = 0) -> Any: ...
@@ -153,7 +204,13 @@ class Pacer(Protocol):
     async def aacquire(self, tokens: int = 0) -> Any: ...
 
     def observe(
-        self, turn: Any, headers: Mapping[str, str], *, rate_limited: bool = False, retry_after: float | None = None
+        self,
+        turn: Any,
+        headers: Mapping[str, str],
+        *,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        overloaded: bool = False,
     ) -> None: ...
 
 
@@ -164,7 +221,9 @@ class PacedProvider:
     async client); ``limiter`` any :class:`Pacer`. Each attempt, retries
     included, asks the limiter for one request of :func:`estimate_tokens`
     tokens; then it is the wrapped provider's attempt, unchanged, and the
-    limiter is told its outcome: the answer's headers, or its 429. Use it as
+    limiter is told its outcome: the answer's headers, its overload (see
+    :func:`is_overload`), or its rate-limit 429. Other failures (a timeout, a
+    broken connection, a 500) say nothing of the pace and are not told. Use it as
     ``LLMClient(PacedProvider(OpenAIProvider(), RateLimiter(50)))``; the
     batch runners do this for you.
     """
@@ -183,25 +242,34 @@ class PacedProvider:
 
     def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
         """Wait for a turn (blocking), then make the wrapped provider's attempt."""
-        turn = self.limiter.acquire(estimate_tokens(req))
+        tokens = estimate_tokens(req)
+        turn = self.limiter.acquire(tokens)
         try:
             response: LLMResponse = self.provider.complete(req, timeout_s=timeout_s)
-        except RateLimitError as exc:
-            self.limiter.observe(turn, {}, rate_limited=True, retry_after=exc.retry_after)
+        except ProviderError as exc:
+            self._tell(turn, exc, tokens)
             raise
         self.limiter.observe(turn, response.headers)
         return response
 
     async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
         """Wait for a turn (without blocking the event loop), then make the wrapped provider's attempt."""
-        turn = await self.limiter.aacquire(estimate_tokens(req))
+        tokens = estimate_tokens(req)
+        turn = await self.limiter.aacquire(tokens)
         try:
             response: LLMResponse = await self.provider.acomplete(req, timeout_s=timeout_s)
-        except RateLimitError as exc:
-            self.limiter.observe(turn, {}, rate_limited=True, retry_after=exc.retry_after)
+        except ProviderError as exc:
+            self._tell(turn, exc, tokens)
             raise
         self.limiter.observe(turn, response.headers)
         return response
+
+    def _tell(self, turn: Any, error: ProviderError, tokens: int) -> None:
+        """Tell the limiter of a failed attempt that speaks of the pace: an overload, or a rate-limit 429."""
+        if is_overload(error, tokens):
+            self.limiter.observe(turn, error_headers(error), overloaded=True)
+        elif isinstance(error, RateLimitError):
+            self.limiter.observe(turn, error_headers(error), rate_limited=True, retry_after=error.retry_after)
 
     def close(self) -> None:
         """Close the wrapped provider (its ``close``, when it has one)."""

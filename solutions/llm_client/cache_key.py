@@ -28,17 +28,21 @@ def _canonical(value: Any) -> Any:
 
 
 def make_cache_key(req: LLMRequest) -> str:
-    """Return the cache key of ``req``: 64 lowercase hex characters.
+    """Return the cache key of ``req``: the SHA-256 hex digest (64 lowercase hex characters)
+    of a canonical JSON text of every field of the request.
 
-    The key is the SHA-256 of a canonical JSON serialization of every field,
-    so it is:
+    Two requests that could get different answers get different keys: every
+    field counts (model, prompt, system_prompt, temperature, max_tokens, top_p,
+    stop, reasoning_effort, and any field added to LLMRequest later), and a
+    setting left unset (None, never sent) differs from every value it could
+    take. The same effective input gets the same key, in every process and for
+    every PYTHONHASHSEED (so never ``hash()``). The key holds only the request,
+    never an API key or other secret.
 
-    - the same in every process and for every PYTHONHASHSEED (no ``hash()``);
-    - different whenever any output-affecting field differs (model, prompt,
-      system_prompt, temperature, max_tokens, top_p, stop);
-    - the same for the same effective input (``temperature=0`` and ``0.0``).
-
-    The key holds only the request, never an API key or other secret.
+    Examples: a system prompt of "You are a pirate." and one of "You are a
+    poet." give different keys; ``temperature=None`` and ``temperature=0``
+    differ; ``temperature=0`` and ``temperature=0.0`` agree, and so do
+    ``stop=["END"]`` and ``stop=("END",)``.
     """
     if not isinstance(req, LLMRequest):
         raise TypeError(f"req must be an LLMRequest, got {type(req).__name__}")

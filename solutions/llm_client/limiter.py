@@ -39,14 +39,21 @@ class TokenBucket:
     def take(self, now: float, amount: float = 1.0) -> float:
         """Take ``amount`` tokens at time ``now``; return the seconds to wait before using them.
 
-        1. Refill: add ``rate`` tokens for every second from ``updated`` to
-           ``now``, but never hold more than ``capacity``; then ``updated`` is
-           ``now``. A ``now`` earlier than ``updated`` adds nothing and leaves
-           ``updated`` as it is (a clock never runs backwards here).
-        2. Take: subtract ``amount``, even below zero: the bucket lends to a
-           caller that will wait, so the next caller waits behind it.
-        3. Return 0.0 when the bucket is not below zero; otherwise the time the
-           refill needs to bring it back to zero, ``-tokens / rate``.
+        The wait is 0.0 while the bucket is not below zero, else the time the
+        refill needs to bring it back to zero. At ``now`` the bucket holds what
+        it held at ``updated`` plus ``rate`` tokens for every second since, never
+        more than ``capacity``; afterwards ``updated`` is ``now`` and ``tokens``
+        is that balance less ``amount``. Taking always succeeds, even below
+        zero: the bucket lends to a caller that will wait, so the next caller
+        waits behind it. A ``now`` earlier than ``updated`` adds nothing and
+        leaves ``updated`` as it is (a clock never runs backwards here).
+
+        On ``TokenBucket(rate=10, capacity=1)``, full at 0, one call after the other::
+
+            take(0.0), four times  -> 0.0, 0.1, 0.2, 0.3   tokens -3.0
+            take(0.5)              -> 0.0 (-3.0 + 5.0, capped at 1.0, less 1)
+            take(0.5)              -> 0.1                  tokens -1.0
+            take(0.4)              -> 0.2 (an earlier clock adds nothing)
 
         ``amount`` must be between 0 and ``capacity``.
         """

@@ -8,7 +8,8 @@ plugin prints one row per exercise: points earned of possible, a status, and
 for an exercise that is not done the hint of its first failing test (where to
 begin, the catalog's ``start``, while the exercise is not started); then the
 total and where to go next. ``--hint N`` shows hint N of each exercise that is
-not done instead: the next hint, asked for (``check("ex3", hint=2)`` in a notebook).
+not done instead: the next hint, asked for (``check("ex3", hint=2)`` in a notebook); an N
+past the last hint of an exercise the run grades is a usage error that names the range.
 
 A test that fails because an exercise stub still raises NotImplementedError is
 reported in one line ("ex3 not started: backoff_delay still raises
@@ -121,8 +122,10 @@ class ExerciseTally:
         if not self.info.hints or self.status == "passed":
             return None
         hints = self.info.hints
-        if self.asked_hint is not None:
-            number = min(self.asked_hint, len(hints))
+        if self.asked_hint is not None:  # in range: the plugin refused any other at collection
+            number = self.asked_hint
+            if number > len(hints):
+                return f"--hint {number} is out of range: {self.info.id} has hints 1..{len(hints)}"
             return f"({number} of {len(hints)}) {hints[number - 1]}"
         if self.status == NOT_STARTED and self.info.start:
             return self.info.start
@@ -279,6 +282,24 @@ class GraderPlugin:
                 hidden = self.results[item.nodeid].tier == "hidden"
                 item.add_marker(pytest.mark.timeout(HIDDEN_TEST_TIMEOUT_S if hidden else GRADER_TEST_TIMEOUT_S))
 
+    def _refuse_a_hint_out_of_range(self, config: pytest.Config) -> None:
+        """``--hint N`` past the last hint of an exercise this run grades is an error naming the range.
+
+        Called once the run's tests are selected (``-m ex3`` keeps only ex3's), so an exercise with
+        fewer hints that this run does not grade is no reason to refuse.
+        """
+        asked = config.getoption("--hint", None)
+        if asked is None:
+            return
+        graded = {result.exercise for result in self.results.values()} | set(self._collection_errors())
+        beyond = [
+            f"{info.id} has hints 1..{len(info.hints)}"
+            for info in self.catalog.values()
+            if info.id in graded and asked > len(info.hints)
+        ]
+        if beyond:
+            raise pytest.UsageError(f"--hint {asked} is out of range: " + "; ".join(beyond))
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         problems = []
@@ -311,6 +332,7 @@ class GraderPlugin:
             )
         if problems:
             raise pytest.UsageError("grader tests without their marks:\n" + "\n".join(problems))
+        self._refuse_a_hint_out_of_range(config)
         self._bound_each_test(config, items)
         if self.results and config.option.tbstyle == "auto":
             config.option.tbstyle = "short"

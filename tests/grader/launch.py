@@ -21,6 +21,13 @@ A run that outlives ``timeout_s`` (seconds, the whole run) is killed with its
 whole process group, and is returned with ``timed_out`` set and whatever report
 it had written (usually none). ``test_timeout_s`` bounds each test (pytest-timeout).
 
+``run_process`` is the one way a grading process is started, here and by the sealed
+run (tests/grader/sealed.py): a session of its own, its output in a file of which only
+the end is kept, a cap on the size of any file it writes (and on its memory, and on the
+number of processes of its user), the whole process group killed when it ends or times
+out, and optionally an unprivileged ``Account`` to run as (the parent must be root).
+``end_processes_of`` ends every process of such an account, whatever session it moved to.
+
 From a shell: ``python -m tests.grader.launch PACKAGE_PARENT [-m ex3] [--report PATH]``. The module
 imports nothing but the standard library, so it can be loaded from its file (notebooks/check.py does).
 """
@@ -32,14 +39,21 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+try:  # imported here, not in the child: a child that became another user may not be able to read the module
+    import resource
+except ImportError:  # pragma: no cover - not POSIX
+    resource = None  # type: ignore[assignment]
 
 #: The repository root: the folder that holds tests/grader/ (this file's folder) and exercises.toml.
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +64,11 @@ DEFAULT_TIMEOUT_S = 300.0
 OUTPUT_LIMIT = 200_000
 #: The largest file a grading run may write, in bytes (POSIX only): endless output cannot fill the disk.
 FILE_SIZE_LIMIT = 256 * 1024 * 1024
+#: The most processes the grading user may have at once, when a run is given an ``Account`` (no fork bomb).
+PROCESS_LIMIT = 256
+#: The environment variable that names the user the hidden tier runs a submission's child as
+#: (read by tests/hidden/remote.py; set by ``run_grading(child_account=...)``).
+CHILD_USER_VARIABLE = "LLM_GRADER_CHILD_USER"
 
 _EXERCISE = re.compile(r"^ex\d+$")
 #: Variables that would change what the grader imports or how pytest runs, besides ``PYTEST_*``.
@@ -83,6 +102,38 @@ class GradingRun:
     def points(self) -> dict[str, tuple[float, float]]:
         """Points earned and possible per exercise id, summed over the report's tests."""
         return points_by_exercise(self.report or {})
+
+
+@dataclass(frozen=True)
+class Account:
+    """An unprivileged user that grading processes run as (see ``account``)."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+def account(name: str) -> Account:
+    """The account of the user ``name``; ValueError when there is none, or when it is root."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise ValueError(f"there is no user {name!r}") from None
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        raise ValueError(f"user {name!r} is root or in root's group: not an unprivileged grading user")
+    return Account(name, entry.pw_uid, entry.pw_gid)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How a process started by ``run_process`` ended: its exit code (None when it was killed for taking
+    too long), whether it timed out, and the end of its output."""
+
+    returncode: int | None
+    timed_out: bool
+    output: str
 
 
 def points_by_exercise(report: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
@@ -170,6 +221,7 @@ def run_grading(
     memory_limit_bytes: int | None = None,
     write_bytecode: bool = False,
     hidden: bool = False,
+    child_account: Account | None = None,
 ) -> GradingRun:
     """Grade ``package_parent/llm_client`` with the grader of ``root``; return the run's outcome.
 
@@ -182,7 +234,9 @@ def run_grading(
     ``memory_limit_bytes`` caps the run's address space (POSIX only; none
     when None). ``hidden`` grades with the hidden tier alone (tests/hidden/, instructor
     copies): this process's children compare the package with the reference, and the
-    pytest process never imports it. Raises ValueError for an exercise that is not an
+    pytest process never imports it; ``child_account`` runs the submission's child as
+    that unprivileged user (this process must be root), with at most PROCESS_LIMIT
+    processes. Raises ValueError for an exercise that is not an
     id and FileNotFoundError when there is no package to grade.
     """
     if not (package_parent / PACKAGE).is_dir():
@@ -201,16 +255,19 @@ def run_grading(
             extra_args=extra_args,
             hidden=hidden,
         )
-        output_path = Path(tmp) / "output.txt"
-        returncode, timed_out = _run(
+        run_env = grading_env(package_parent, env, write_bytecode=write_bytecode)
+        run_env.pop(CHILD_USER_VARIABLE, None)
+        if child_account is not None:
+            run_env[CHILD_USER_VARIABLE] = child_account.name
+        done = run_process(
             command,
             cwd=root,
-            env=grading_env(package_parent, env, write_bytecode=write_bytecode),
-            output=output_path,
+            env=run_env,
             timeout_s=timeout_s,
             memory_bytes=memory_limit_bytes,
+            max_processes=PROCESS_LIMIT if child_account is not None else None,
         )
-        return GradingRun(returncode, _tail(output_path), _read_report(report), timed_out)
+        return GradingRun(done.returncode, done.output, _read_report(report), done.timed_out)
 
 
 def _checked_exercises(exercises: Sequence[str]) -> list[str]:
@@ -222,65 +279,138 @@ def _checked_exercises(exercises: Sequence[str]) -> list[str]:
     return list(exercises)
 
 
-def _limits(memory_bytes: int | None) -> Callable[[], None]:
-    """What the child runs between fork and exec: cap the size of any file it writes, and its memory."""
+def _limits(memory_bytes: int | None, max_processes: int | None) -> Callable[[], None]:
+    """What the child runs between fork and exec (after it became its user): cap the size of any file
+    it writes, its memory, and the number of processes its user may have."""
 
     def apply() -> None:  # pragma: no cover - runs in the child
-        import resource
-
         resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
         if memory_bytes is not None:
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        if max_processes is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
 
     return apply
 
 
-def _run(
-    command: list[str], *, cwd: Path, env: dict[str, str], output: Path, timeout_s: float, memory_bytes: int | None
-) -> tuple[int | None, bool]:
-    """Run ``command`` with its output in the file ``output``; kill its process group after ``timeout_s``.
+#: The processes ``run_process`` started that are still running: ``stop_running`` kills their groups.
+RUNNING: set[subprocess.Popen[bytes]] = set()
 
-    The output goes to a file, not a pipe, so a process left behind holding
-    the pipe open can never keep the caller waiting.
+
+def run_process(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout_s: float,
+    output_limit: int = OUTPUT_LIMIT,
+    memory_bytes: int | None = None,
+    max_processes: int | None = None,
+    user: Account | None = None,
+    pass_fds: Sequence[int] = (),
+) -> Finished:
+    """Run ``command`` and wait at most ``timeout_s`` seconds; return how it ended and its output's end.
+
+    The process gets a session of its own, its output (stdout and stderr) goes to a file, not a pipe,
+    so a process left behind holding it open never keeps the caller waiting, and only the last
+    ``output_limit`` characters are kept. Any file it writes is capped at FILE_SIZE_LIMIT bytes;
+    ``memory_bytes`` caps its address space, ``max_processes`` the processes of its user. ``user``
+    runs it as that account, with no supplementary group (the caller must be root). When it ends,
+    or after ``timeout_s``, its whole process group is killed; ``pass_fds`` are inherited.
     """
     posix = os.name == "posix"
-    with open(output, "wb") as sink:
+    with tempfile.TemporaryFile() as sink:
+        kwargs: dict[str, Any] = {}
+        if user is not None:
+            kwargs = {"user": user.uid, "group": user.gid, "extra_groups": []}
         process = subprocess.Popen(
-            command,
+            list(command),
             cwd=cwd,
-            env=env,
+            env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=posix,
-            preexec_fn=_limits(memory_bytes) if posix else None,
+            preexec_fn=_limits(memory_bytes, max_processes) if posix else None,
+            pass_fds=tuple(pass_fds),
+            **kwargs,
         )
+        RUNNING.add(process)
+        timed_out = False
         try:
-            return process.wait(timeout=timeout_s), False
+            returncode: int | None = process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            _kill(process, group=posix)
-            return None, True
+            timed_out, returncode = True, None
         finally:
-            if posix:  # whatever the run left behind in its group goes with it
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
+            _kill_group(process, posix=posix)  # whatever the run left behind in its group goes with it
+            process.wait()
+            RUNNING.discard(process)
+        return Finished(returncode, timed_out, _tail(sink, output_limit))
 
 
-def _kill(process: subprocess.Popen[bytes], *, group: bool) -> None:
-    if group:
+def stop_running() -> None:
+    """Kill the process group of every process ``run_process`` started that is still running."""
+    for process in list(RUNNING):
+        _kill_group(process, posix=os.name == "posix")
+
+
+def _kill_group(process: subprocess.Popen[bytes], *, posix: bool) -> None:
+    if posix:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-    process.kill()
-    process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
 
 
-def _tail(path: Path, limit: int = OUTPUT_LIMIT) -> str:
+def processes_of(uid: int) -> list[int]:
+    """The ids of the processes whose real or effective user is ``uid`` (Linux: read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Uid:"):
+                ids = line.split()[1:3]
+                if str(uid) in ids:
+                    found.append(int(entry.name))
+                break
+    return found
+
+
+def end_processes_of(user: Account, *, rounds: int = 50) -> bool:
+    """Kill every process of ``user`` (the caller must be root); True when none is left.
+
+    The signal is sent as ``user`` itself (``kill(-1, SIGKILL)`` from a process that has become that
+    user), so it reaches every process of that user, in whatever session, and no other user's, and a
+    process that forks meanwhile is caught by the next round.
+    """
+    true = shutil.which("true") or "/bin/true"
+
+    def kill_all() -> None:  # pragma: no cover - runs in the child, as ``user``
+        os.kill(-1, signal.SIGKILL)
+
+    for _ in range(rounds):
+        if not processes_of(user.uid):
+            return True
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run([true], user=user.uid, group=user.gid, extra_groups=[], preexec_fn=kill_all,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=10, check=False)  # fmt: skip
+        time.sleep(0.02)
+    return not processes_of(user.uid)
+
+
+def _tail(handle: Any, limit: int = OUTPUT_LIMIT) -> str:
+    """The last ``limit`` bytes written to the open binary file ``handle``, as text, saying how much was left out."""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - limit))
-            data = handle.read()
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - limit))
+        data = handle.read()
     except OSError:
         return ""
     text = data.decode("utf-8", errors="replace")

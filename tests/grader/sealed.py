@@ -27,15 +27,25 @@ seal, or one that says the grader was changed, scores 0; a test counts only
 when its name is a test of that exercise's grader file, once, and never above
 the exercise's points in the catalog; tests that did not report count 0.
 
-Run as a script, ``step EXERCISE`` is the GitHub Classroom step: it grades the
-``llm_client/`` of the repository it sits in and exits 0 only when every test
-of that exercise passed.
+The child is started by the grading launcher (``tests.grader.launch.run_process``,
+the same one every grading run goes through): output kept to its end, files and
+memory capped, its process group killed when it ends.
+
+Run as a script, ``step EXERCISE [--repository DIR]`` is the GitHub Classroom step:
+it grades the ``llm_client/`` of DIR (by default the repository this file sits in)
+with the grader this file belongs to, and exits 0 only when every test of that
+exercise passed. The Classroom workflow runs it from a fresh copy of the grader,
+taken from the commit being graded and placed outside the repository, so code run
+by one step cannot change the grader of the next.
 
 What this cannot prevent: the submitted code runs in the same process as the
-tests it is graded by, so code written to find the secret in memory or to
-rewrite the tests' own functions can still forge a report. On Gradescope the
-parent runs as root and the child as an unprivileged user who cannot write the
-results or the grader; on Classroom the grader itself lives in the learner's
+tests it is graded by, so code written to find the secret in memory, to rewrite
+the tests' own functions or to change what pytest records can still forge a
+report. This is why the grade, on Gradescope and with ``grade-class``, comes from
+the hidden tier (tests/hidden/), whose deciding process never imports the
+submission; there this sealed run only gives feedback, as an unprivileged user
+who can read neither the hidden tests nor the reference and cannot write the
+grader or the results. On Classroom the grader lives in the learner's
 repository, where changing it is possible but shows in the history.
 """
 
@@ -50,7 +60,7 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -71,6 +81,8 @@ WATCHED_MODULES = (
 )  # fmt: skip
 GRADER_PLUGIN = "llm-client-grader"
 _SEAL = "hmac-sha256"
+#: The largest sealed report the parent reads, in bytes.
+REPORT_LIMIT = 20_000_000
 
 
 # -- the parent -------------------------------------------------------------------------------
@@ -110,10 +122,31 @@ def _seal(secret: bytes, body: bytes) -> str:
     return hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file (not a link, a pipe or a device) of at most ``limit`` bytes.
+
+    The folder holding the report belongs to the child's user, so what is there may be anything; the
+    parent never follows a link, never blocks on a pipe and never reads without end.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            raise ValueError("not a regular file of a reasonable size")
+        chunks = []
+        while data := os.read(fd, 1 << 20):
+            chunks.append(data)
+            if sum(map(len, chunks)) > limit:
+                raise ValueError("too large")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_sealed_report(path: Path, secret: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """The child's report if its seal is right, else (None, why not)."""
     try:
-        envelope = json.loads(path.read_bytes())
+        envelope = json.loads(_read_regular_file(path, REPORT_LIMIT))
         body = envelope["body"].encode("utf-8")
         seal = str(envelope["seal"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -164,9 +197,19 @@ def verify(report: dict[str, Any], exercise: str, grader_root: Path) -> Verdict:
 
 
 def _load_sibling(filename: str, name: str) -> ModuleType:
-    """A grader module next to this file (launch.py, catalog.py), loaded from its file under ``name``."""
+    """A grader module next to this file (launch.py, catalog.py), loaded from its file under ``name``.
+
+    When that file is already imported under its package name (``tests.grader.launch``), that module is
+    the one used: one launcher, one list of the processes it is running.
+    """
+    path = Path(__file__).resolve().parent / filename
+    if __package__:  # imported as tests.grader.sealed: its siblings are tests.grader.launch, ...
+        return importlib.import_module(f"{__package__}.{path.stem}")
+    for module in list(sys.modules.values()):
+        if getattr(module, "__file__", None) and Path(str(module.__file__)).resolve() == path:
+            return module
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / filename)
+        spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -182,7 +225,8 @@ _CATALOG = _load_sibling("catalog.py", "llm_client_grading_catalog")
 def child_command(
     python: str, grader_root: Path, exercise: str, secret_fd: int, report: Path, per_test_timeout_s: float
 ) -> list[str]:
-    """The launcher's grading command for ``exercise``, started through this file's ``child`` in ``python -I``.
+    """The launcher's grading command for ``exercise``, started through ``child`` of the grader's own sealed.py
+    (``grader_root/tests/grader/sealed.py``) in ``python -I``.
 
     On top of the launcher's arguments: the grader's own configuration (``-c``), no ``addopts`` from it,
     and no conftest.py above the grader's ``tests/`` folder.
@@ -194,7 +238,8 @@ def child_command(
                     "--confcutdir", str(grader_root / "tests"), "--timeout-method", "signal"],
     )  # fmt: skip
     assert command[:3] == [python, "-m", "pytest"], command
-    child = [python, "-I", "-B", str(Path(__file__).resolve()), "child", "--secret-fd", str(secret_fd),
+    own = grader_root / "tests" / "grader" / "sealed.py"  # the grader's own copy: the child's user may read only it
+    child = [python, "-I", "-B", str(own), "child", "--secret-fd", str(secret_fd),
              "--report", str(report), "--exercise", exercise, "--"]  # fmt: skip
     return child + command[3:]
 
@@ -207,17 +252,6 @@ def child_env(package_parent: Path, home: Path) -> dict[str, str]:
     return env
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-#: Process groups of children still running; a parent that is told to stop kills them (see ``step``).
-RUNNING: set[subprocess.Popen[bytes]] = set()
-
-
 def run_exercise(
     grader_root: Path,
     package_parent: Path,
@@ -226,63 +260,48 @@ def run_exercise(
     timeout_s: float = EXERCISE_TIMEOUT_S,
     per_test_timeout_s: float = PER_TEST_TIMEOUT_S,
     python: str = sys.executable,
-    user: str | None = None,
+    user: Any = None,
     work_dir: Path | None = None,
 ) -> Verdict:
     """Grade ``package_parent/llm_client`` on ``exercise`` with the grader in ``grader_root``; see the module doc.
 
-    ``user`` runs the child as that user (needs root); ``work_dir`` is where the report folder is made
-    (default: the system's temporary folder). The child is killed, with its whole process group,
-    after ``timeout_s`` seconds.
+    ``user`` (a user name or a ``tests.grader.launch.Account``) runs the child as that user (needs
+    root), with at most the launcher's PROCESS_LIMIT processes; ``work_dir`` is where the report folder
+    is made (default: the system's temporary folder). The child is killed, with its whole process
+    group, after ``timeout_s`` seconds.
     """
     points, _, _ = catalog_points(grader_root)[exercise]
+    account = _LAUNCH.account(user) if isinstance(user, str) else user
     secret = secrets.token_bytes(32)
     with tempfile.TemporaryDirectory(prefix=f"grade-{exercise}-", dir=work_dir) as tmp:
         home = Path(tmp)
         report = home / "report.json"
-        prefix: list[str] = []
-        if user is not None:
-            import pwd
-
-            account = pwd.getpwnam(user)
-            os.chown(home, account.pw_uid, account.pw_gid)
-            prefix = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups", "--"]
+        if account is not None:
+            os.chown(home, account.uid, account.gid)
         read_end, write_end = os.pipe()
         os.write(write_end, secret)
         os.close(write_end)
-        command = [*prefix, *child_command(python, grader_root, exercise, read_end, report, per_test_timeout_s)]
-        with tempfile.TemporaryFile() as output:
-            try:
-                process = subprocess.Popen(
-                    command, cwd=grader_root, env=child_env(package_parent, home), stdin=subprocess.DEVNULL,
-                    stdout=output, stderr=subprocess.STDOUT, pass_fds=(read_end,), start_new_session=True,
-                )  # fmt: skip
-            finally:
-                os.close(read_end)
-            RUNNING.add(process)
-            timed_out = False
-            try:
-                process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                _kill_group(process)  # whatever it started goes with it
-                process.wait()
-                RUNNING.discard(process)
-            output.seek(0, os.SEEK_END)
-            output.seek(max(0, output.tell() - OUTPUT_LIMIT * 4))
-            text = output.read().decode("utf-8", errors="replace")[-OUTPUT_LIMIT:]
+        try:
+            done = _LAUNCH.run_process(
+                child_command(python, grader_root, exercise, read_end, report, per_test_timeout_s),
+                cwd=grader_root, env=child_env(package_parent, home), timeout_s=timeout_s, output_limit=OUTPUT_LIMIT,
+                user=account, max_processes=_LAUNCH.PROCESS_LIMIT if account is not None else None,
+                pass_fds=(read_end,),
+            )  # fmt: skip
+        finally:
+            os.close(read_end)
         found, problem = read_sealed_report(report, secret)
     if found is None:
         verdict = Verdict(exercise, points)
-        if timed_out:
-            problem = f"the grader did not finish within {timeout_s:.0f} s (an endless loop?)"
-        verdict.problem = f"{problem} (exit code {process.returncode})" if not timed_out else problem
+        if done.timed_out:
+            verdict.problem = f"the grader did not finish within {timeout_s:.0f} s (an endless loop?)"
+        else:
+            verdict.problem = f"{problem} (exit code {done.returncode})"
     else:
         verdict = verify(found, exercise, grader_root)
-        if timed_out and verdict.problem is None:
+        if done.timed_out and verdict.problem is None:
             verdict.problem = f"the grader did not finish within {timeout_s:.0f} s"
-    verdict.output = text
+    verdict.output = done.output
     return verdict
 
 
@@ -379,23 +398,26 @@ def child(argv: Sequence[str]) -> int:
 # -- the GitHub Classroom step ------------------------------------------------------------------
 
 
-def step(exercise: str, *, root: Path | None = None, timeout_s: float = EXERCISE_TIMEOUT_S) -> int:
-    """Grade the repository's ``llm_client/`` on ``exercise``; 0 only when every one of its tests passed."""
+def step(
+    exercise: str, *, root: Path | None = None, repository: Path | None = None, timeout_s: float = EXERCISE_TIMEOUT_S
+) -> int:
+    """Grade ``repository/llm_client`` with the grader of ``root`` (by default both the repository this file
+    sits in) on ``exercise``; 0 only when every one of its tests passed."""
     root = root or Path(__file__).resolve().parents[2]
+    repository = (repository or root).resolve()
     if exercise not in catalog_points(root):
         print(f"no exercise {exercise!r} in {root / 'exercises.toml'}", file=sys.stderr)
         return 2
 
     def stop(signum: int, frame: object) -> None:
-        for process in list(RUNNING):
-            _kill_group(process)
+        _LAUNCH.stop_running()
         os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     work = Path(os.environ["RUNNER_TEMP"]) if os.environ.get("RUNNER_TEMP") else None
     with tempfile.TemporaryDirectory(prefix="graded-package-", dir=work) as tmp:
-        source = root / "llm_client"
+        source = repository / "llm_client"
         if (source / "__init__.py").is_file():
             shutil.copytree(source, Path(tmp) / "llm_client", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         verdict = run_exercise(root, Path(tmp), exercise, timeout_s=timeout_s, work_dir=work)
@@ -411,7 +433,9 @@ def main(argv: Sequence[str]) -> int:
         return child(argv[1:])
     if len(argv) == 2 and argv[0] == "step":
         return step(argv[1])
-    print("usage: python -I sealed.py step EXERCISE", file=sys.stderr)
+    if len(argv) == 4 and argv[0] == "step" and argv[2] == "--repository":
+        return step(argv[1], repository=Path(argv[3]))
+    print("usage: python -I sealed.py step EXERCISE [--repository DIR]", file=sys.stderr)
     return 2
 
 

@@ -10,12 +10,20 @@ Each call is bounded: a child that does not answer in ``timeout_s`` seconds, or
 dies, is killed with its whole process group, and the call describes that as a
 failure (``{"raised": {"type": "child:timeout"}}``); the next call starts a new
 child.
+
+When the grader runs as root and the environment variable named by
+``tests.grader.launch.CHILD_USER_VARIABLE`` names an unprivileged user, every child
+but the reference runs as that user, with no supplementary group: its scratch
+folder (a copy of the package, the child's program, a home of its own) is readable
+by that user's group only, and nothing of the grader's (the hidden tests, the
+reference, the reports) is readable by it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import selectors
 import shutil
 import signal
@@ -27,6 +35,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from tests.grader.launch import CHILD_USER_VARIABLE
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PACKAGE = "llm_client"
@@ -36,6 +46,19 @@ CALL_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 30.0
 
 Answer = Callable[[str, dict[str, Any]], Any]
+#: The label of the child that runs the reference: it always runs as the grader's own user.
+REFERENCE_LABEL = "reference"
+
+
+def _child_user(label: str) -> tuple[int, int] | None:
+    """(uid, gid) of the user a child labelled ``label`` runs as, or None for the grader's own user."""
+    name = os.environ.get(CHILD_USER_VARIABLE, "")
+    if not name or label == REFERENCE_LABEL or os.geteuid() != 0:
+        return None
+    entry = pwd.getpwnam(name)
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        raise ChildFailure(f"{CHILD_USER_VARIABLE}={name!r} is not an unprivileged user")
+    return entry.pw_uid, entry.pw_gid
 
 
 class ChildFailure(RuntimeError):
@@ -73,25 +96,47 @@ class Child:
         self.stderr_path = self.scratch / "stderr.txt"
         self.process: subprocess.Popen[bytes] | None = None
         self._buffer = b""
+        self.home = self.scratch
+        self.user = _child_user(label)
+        if self.user is not None:
+            self._open_to(*self.user)
+
+    def _open_to(self, uid: int, gid: int) -> None:
+        """Make the scratch folder the child's, as the user ``uid``: a copy of the package it may read, and
+        a home it may write; only that user's group can enter the folder."""
+        copy = self.scratch / "package"
+        shutil.copytree(self.package_parent / PACKAGE, copy / PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
+        for path in [copy, *copy.rglob("*"), self.harness, *self.harness.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        self.package_parent = copy
+        self.home = self.scratch / "home"
+        self.home.mkdir()
+        os.chown(self.home, uid, gid)
+        os.chown(self.scratch, 0, gid)
+        self.scratch.chmod(0o750)
 
     # -- the process ------------------------------------------------------------------------------
 
     def _start(self) -> None:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.scratch),
+            "HOME": str(self.home),
             "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
+        as_user: dict[str, Any] = {}
+        if self.user is not None:
+            as_user = {"user": self.user[0], "group": self.user[1], "extra_groups": []}
         self._stderr = open(self.stderr_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-B", str(self.harness / "child.py"), str(self.package_parent)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            cwd=self.scratch,
+            cwd=self.home,
             env=env,
             start_new_session=True,
+            **as_user,
         )
         self._buffer = b""
         ready = self._read(START_TIMEOUT_S)
@@ -179,6 +224,9 @@ class Child:
         except ChildFailure as exc:
             self._kill()
             return {"result": {"raised": {"type": f"child:{exc}"}}, "logs": [], "warnings": []}
+        except BaseException:  # a test's timeout, an answerer's own failure: the child is out of step, end it
+            self._kill()
+            raise
 
     def stderr_tail(self, limit: int = 4000) -> str:
         try:

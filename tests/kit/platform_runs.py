@@ -1,12 +1,17 @@
 """Run the real platform entry points as the platforms run them: a Classroom step, Gradescope's run_autograder.
 
-- ``classroom_step``: the step's ``command`` from .github/workflows/classroom.yml, run as
-  classroom-resources/autograding-command-grader runs it (``/bin/sh -c`` with only PATH, HOME,
-  FORCE_COLOR and the DOTNET_* variables; on timeout SIGTERM to that shell; pass = exit status 0).
+- ``classroom_step``: the step's ``command`` from .github/workflows/classroom.yml, its
+  ``${{ runner.temp }}`` and ``${{ github.sha }}`` filled in as GitHub Actions fills them (a runner's
+  temporary folder, the commit checked out), run as classroom-resources/autograding-command-grader runs
+  it (``/bin/sh -c`` with only PATH, HOME, FORCE_COLOR and the DOTNET_* variables; on timeout SIGTERM to
+  that shell; pass = exit status 0). ``make_repository`` makes a git repository with one commit, as
+  actions/checkout leaves it.
 - ``install_gradescope`` / ``run_autograder``: the autograder zip laid out as Gradescope lays it
   out (``source/``, ``run_autograder`` at the root, ``submission/``), then run_autograder.
 - ``python_for(user)``: an interpreter ``user`` can execute, with the kit's packages (the kit's
   own virtual environment may sit in a folder only root can enter).
+- ``dedicated_users(n)``: that many unprivileged users made for a test and removed after (root only),
+  so ending every process of one never touches another test's.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import importlib.metadata
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import stat
@@ -40,13 +46,33 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 UNPRIVILEGED = "nobody"
 
 
-def make_repository(dest: Path, keep: set[str]) -> Path:
-    """A learner repository at ``dest``: the grader, the catalog and llm_client/ with the ``keep`` exercises solved."""
+def make_repository(dest: Path, keep: set[str], *, commit: bool = True) -> Path:
+    """A learner repository at ``dest``: the grader, the catalog and llm_client/ with the ``keep`` exercises solved;
+    committed (a git repository with one commit, as a Classroom step finds it) unless ``commit`` is False."""
     for rel in grader_files(ROOT):
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / rel, dest / rel)
     generate_package(dest / "llm_client", keep=keep)
+    if commit:
+        commit_all(dest)
     return dest
+
+
+def commit_all(repo: Path, message: str = "work") -> str:
+    """Commit everything in ``repo`` (made a git repository if it is not one); return the commit."""
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-c", "user.name=learner", "-c", "user.email=learner@example.invalid",
+             "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
+            cwd=repo, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    if not (repo / ".git").exists():
+        git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "--allow-empty", "-m", message)
+    return git("rev-parse", "HEAD")
 
 
 def add_files(dest: Path, files: dict[str, str]) -> None:
@@ -95,12 +121,40 @@ def command_grader_env(python: str = sys.executable) -> dict[str, str]:
             "HOME": os.environ.get("HOME", "/tmp")}  # fmt: skip
 
 
-def classroom_step(repo: Path, exercise: str, *, timeout_s: float | None = None) -> StepResult:
-    """Run the workflow's step for ``exercise`` in ``repo`` as the command grader does."""
+def actions_expressions(text: str, repo: Path, runner_temp: Path) -> str:
+    """``text`` with the expressions GitHub Actions fills in a step's inputs: ``runner.temp``, ``github.sha``."""
+    values = {"runner.temp": str(runner_temp), "github.sha": commit_of(repo)}
+
+    def value(match: re.Match[str]) -> str:
+        return values[match[1]]
+
+    return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", value, text)
+
+
+def commit_of(repo: Path) -> str:
+    """The commit checked out in ``repo`` (what ``github.sha`` is)."""
+    done = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout.strip()
+
+
+def step_command(exercise: str, repo: Path, runner_temp: Path) -> str:
+    """The shell command of the workflow's step for ``exercise``, as GitHub Actions hands it to the command grader."""
+    runner_temp.mkdir(parents=True, exist_ok=True)
+    return actions_expressions(str(classroom_steps()[exercise]["command"]), repo, runner_temp)
+
+
+def classroom_step(
+    repo: Path, exercise: str, *, timeout_s: float | None = None, python: str = sys.executable
+) -> StepResult:
+    """Run the workflow's step for ``exercise`` in ``repo`` as the command grader does (``python`` is the one
+    setup-python put first on PATH); the runner's temporary folder is ``repo``'s sibling ``runner-temp``."""
     inputs = classroom_steps()[exercise]
     limit = float(inputs.get("timeout", 10)) * 60 if timeout_s is None else timeout_s
+    command = step_command(exercise, repo, repo.parent / "runner-temp")
     shell = subprocess.Popen(
-        ["/bin/sh", "-c", str(inputs["command"])], cwd=repo, env=command_grader_env(),
+        ["/bin/sh", "-c", command], cwd=repo, env=command_grader_env(python),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     timed_out = False
@@ -168,6 +222,27 @@ def python_for(user: str) -> Iterator[str | None]:
         yield python if can_run_as(user, python) else None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def dedicated_users(count: int, prefix: str = "llmkit") -> Iterator[list[str]]:
+    """``count`` unprivileged users (no home, no login, a group each) made for the caller and removed after,
+    with every process they still have; needs root."""
+    names = [f"{prefix}{os.getpid() % 100000}x{n}" for n in range(count)]
+    made: list[str] = []
+    try:
+        for name in names:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin",
+                            name], check=True, capture_output=True, timeout=60)  # fmt: skip
+            made.append(name)
+        yield names
+    finally:
+        from tests.grader.launch import account, end_processes_of
+
+        for name in made:
+            end_processes_of(account(name))
+            subprocess.run(["userdel", name], capture_output=True, timeout=60, check=False)
+            subprocess.run(["groupdel", name], capture_output=True, timeout=60, check=False)
 
 
 def can_run_as(user: str, python: str) -> bool:

@@ -185,13 +185,16 @@ def test_with_openai_headers_300_requests_end_near_the_minimum_with_no_429_to_sp
     assert outcome.share_429 <= 0.01
     assert outcome.wall_s <= 1.05 * 5.0 + latency_s, "the last request goes within 5% of 5.0 s"
     assert limiter.requests_per_s == pytest.approx(50, rel=0.02) and limiter.burst == 50
+    assert not limiter.quantized, "the headers describe the bucket enforced: no 429 says otherwise"
 
 
 def test_with_anthropic_headers_a_per_minute_limit_is_kept() -> None:
     sim = Simulation(Server(rate_per_s=1, burst=60, headers="anthropic"))
-    outcome = sim.run(sim.limiter(), 120, concurrency=8, latency_s=0.2)
+    limiter = sim.limiter()
+    outcome = sim.run(limiter, 120, concurrency=8, latency_s=0.2)
     assert outcome.failed == 0 and outcome.share_429 <= 0.01
     assert outcome.wall_s <= 1.05 * 60 + 0.2
+    assert not limiter.quantized
 
 
 @pytest.mark.parametrize("headers", ["openai", "anthropic"])
@@ -204,6 +207,7 @@ def test_a_tokens_per_minute_limit_is_learned_and_kept(headers: str) -> None:
     minimum = (300 * 400 - 60_000) / 1000  # the burst of a minute's tokens, then 1000 a second
     assert minimum <= outcome.wall_s <= 1.05 * minimum + 0.05
     assert limiter.tokens_per_minute == pytest.approx(60_000, rel=0.02)
+    assert not limiter.quantized, "a 429 for tokens, with requests to spare, is the token limit's"
 
 
 @pytest.mark.parametrize(("burst", "latency_s"), [(50, 0.05), (50, 0.2), (5, 0.05)])
@@ -215,6 +219,7 @@ def test_with_no_headers_the_batch_converges_through_429s(burst: int, latency_s:
     assert outcome.failed == 0 and outcome.share_429 <= 0.05
     assert limiter.requests_per_s is not None and 35 <= limiter.requests_per_s <= 65
     assert outcome.wall_s <= 1.3 * 300 / 50
+    assert not limiter.quantized
 
 
 # -- the rules, one at a time -------------------------------------------------------------------
@@ -284,6 +289,87 @@ def test_the_answers_headers_line_the_bucket_up_with_what_the_server_has_left() 
     assert limiter.requests_per_s == pytest.approx(7 / 8) and limiter.burst == 10
     wait = limiter.reserve().wait
     assert wait == pytest.approx(2.5 / (7 / 8) + 0.05), "1.5 owed and this one: 2.5 units, and 0.05 s kept back"
+
+
+def per_minute(limit: int, used: int) -> dict[str, str]:
+    """OpenAI's headers for a bucket of ``limit`` a minute with ``used`` taken: reset when it is full again."""
+    return {
+        "x-ratelimit-limit-requests": str(limit),
+        "x-ratelimit-remaining-requests": str(limit - used),
+        "x-ratelimit-reset-requests": f"{used * 60 / limit:g}s",
+    }
+
+
+def stated_3000_a_minute(time: FakeTime, limiter: AdaptiveLimiter) -> list[Turn]:
+    """Twenty answers stating 3000 a minute (50 a second), read at time 0; the turns they answered."""
+    turns = [limiter.reserve() for _ in range(20)]
+    for used, turn in enumerate(turns, start=1):
+        limiter.observe(turn, per_minute(3000, used))
+    assert limiter.burst == 3000 and limiter.requests_per_s == pytest.approx(50, rel=0.1)
+    return turns
+
+
+def test_a_429_while_the_stated_allowance_is_not_spent_caps_the_burst_at_one_seconds_worth() -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock)
+    stated_3000_a_minute(time, limiter)
+    refused = limiter.reserve()
+    limiter.observe(refused, {}, rate_limited=True)  # 2980 left, by the headers: the server enforces less
+    assert limiter.quantized and limiter.burst == pytest.approx(limiter.requests_per_s)
+    assert limiter.reserve().wait > 0, "the 429 is the truth: the copy of the bucket is empty"
+    later = limiter.reserve()
+    limiter.observe(later, per_minute(3000, 30))  # 2970 left: said of the minute, not of the bucket enforced
+    assert limiter.reserve().wait > 0, "the headers' remaining never raises the pace again"
+
+
+def test_each_later_429_with_the_allowance_unspent_halves_the_ceiling_and_an_earlier_one_does_not() -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock)
+    stated_3000_a_minute(time, limiter)
+    before = [limiter.reserve() for _ in range(3)]
+    limiter.observe(before[0], {}, rate_limited=True)
+    ceiling = limiter.burst
+    assert ceiling is not None
+    limiter.observe(before[1], {}, rate_limited=True)  # sent before the ceiling was set: nothing new
+    assert limiter.burst == ceiling
+    after = limiter.reserve()
+    time.now = after.at
+    limiter.observe(after, {}, rate_limited=True)
+    assert limiter.burst == pytest.approx(ceiling / 2)
+
+
+def test_a_429_when_the_stated_allowance_is_spent_is_the_one_the_headers_foretold() -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock)
+    turns = [limiter.reserve() for _ in range(50)]
+    for used, turn in enumerate(turns, start=1):
+        limiter.observe(turn, {**per_minute(50, used), "x-ratelimit-reset-requests": f"{used * 20}ms"})
+    limiter.observe(limiter.reserve(), {}, rate_limited=True)
+    assert not limiter.quantized and limiter.burst == 50
+
+
+def test_an_overload_changes_neither_the_pace_nor_the_schedule() -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock)
+    stated_3000_a_minute(time, limiter)
+    rate, burst = limiter.requests_per_s, limiter.burst
+    limiter.observe(limiter.reserve(), {}, overloaded=True, retry_after=30.0)
+    limiter.observe(limiter.reserve(), {}, rate_limited=True, overloaded=True)  # an overload, whatever else it says
+    assert (limiter.requests_per_s, limiter.burst, limiter.quantized) == (rate, burst, False)
+    assert (limiter.overloaded, limiter.rate_limited) == (2, 0)
+    assert limiter.reserve().wait == 0.0, "no pause for the overload's Retry-After: that is its own retry's wait"
+
+
+def test_without_headers_an_overload_neither_drops_nor_raises_the_rate() -> None:
+    time = FakeTime(start=0.0)
+    limiter = AdaptiveLimiter(clock=time.clock, decrease=0.5)
+    first = [limiter.reserve() for _ in range(10)]
+    time.now = 0.5
+    limiter.observe(first[0], {}, rate_limited=True)
+    assert limiter.requests_per_s == pytest.approx(10.0)
+    for _ in range(5):
+        limiter.observe(limiter.reserve(), {}, overloaded=True)
+    assert limiter.requests_per_s == pytest.approx(10.0)
 
 
 def test_acquire_sleeps_on_the_injected_sleep_and_takes_a_withdrawn_turn_again() -> None:
@@ -395,7 +481,13 @@ def test_the_paced_provider_tells_the_limiter_of_each_answer_and_each_429() -> N
 
     class Recording(AdaptiveLimiter):
         def observe(
-            self, turn: Turn, headers: Any, *, rate_limited: bool = False, retry_after: float | None = None
+            self,
+            turn: Turn,
+            headers: Any,
+            *,
+            rate_limited: bool = False,
+            retry_after: float | None = None,
+            overloaded: bool = False,
         ) -> None:
             told.append((turn, dict(headers), rate_limited, retry_after))
 

@@ -1,8 +1,10 @@
 """GitHub Classroom: the workflow's step commands, run as the command grader runs them, grade honestly.
 
-A step passes only when the report the grader sealed, written outside the repository, says
-every test of its exercise passed; a test that runs too long fails alone; a step the command
-grader stops (SIGTERM when its timeout passes) leaves no process behind.
+Classroom grades the public tier, in the learner's repository. The workflow installs the grader's
+packages from the pinned list written into it, and each step runs the grader from a fresh copy taken
+from the commit, outside the repository. A step passes only when the report the grader sealed,
+written outside the repository, says every test of its exercise passed; a test that runs too long
+fails alone; a step the command grader stops (SIGTERM when its timeout passes) leaves no process behind.
 """
 
 from __future__ import annotations
@@ -14,9 +16,20 @@ import signal
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from tests.grader.catalog import load_catalog
-from tests.kit.platform_runs import add_files, classroom_step, classroom_steps, command_grader_env, make_repository
-from tools.build_classroom import STEP_TIMEOUT_MIN, TEMPLATES, WORKFLOW, build
+from tests.kit.platform_runs import (
+    add_files,
+    classroom_step,
+    classroom_steps,
+    command_grader_env,
+    commit_all,
+    make_repository,
+    step_command,
+)
+from tools.build_classroom import STEP_TIMEOUT_MIN, TEMPLATES, WORKFLOW, build, pinned_requirements
+from tools.build_classroom import step_command as workflow_step_command
 from tools.generate_learner import generate_package
 from tools.release import release
 
@@ -24,21 +37,32 @@ CATALOG = load_catalog()
 REQUIRED = [ex for ex in CATALOG.values() if not ex.optional]
 
 
-def test_each_required_exercise_is_one_step_running_the_sealed_grader_in_an_isolated_python() -> None:
-    assert WORKFLOW.read_text(encoding="utf-8") == build(), "run: python tools/build_classroom.py"
+def test_each_required_exercise_is_one_step_running_a_fresh_copy_of_the_sealed_grader() -> None:
+    assert WORKFLOW.read_text(encoding="utf-8") == build(), "run: python -m tools classroom"
     steps = classroom_steps()
     assert list(steps) == [ex.id for ex in REQUIRED]
     for ex in REQUIRED:
         inputs = steps[ex.id]
-        assert inputs["command"] == f"exec python -I -B tests/grader/sealed.py step {ex.id}"
+        command = inputs["command"]
+        assert command == workflow_step_command(ex.id)
+        assert 'git archive "${{ github.sha }}"' in command and '"${{ runner.temp }}/grader-XXXXXX"' in command
+        assert command.endswith(f'exec python -I -B "$g/tests/grader/sealed.py" step {ex.id} --repository .')
         assert int(inputs["max-score"]) == ex.points and int(inputs["timeout"]) == STEP_TIMEOUT_MIN
-    text = WORKFLOW.read_text(encoding="utf-8")
-    assert "pip install --disable-pip-version-check -r requirements-grader.txt" in text
     assert all((TEMPLATES / name).is_file() for name in ("workflow.yml", "step.yml", "reporter_env.yml"))
 
 
+def test_the_grader_packages_are_installed_from_the_list_in_the_workflow_itself() -> None:
+    steps = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"]["run-autograding-tests"]["steps"]
+    installs = [step["run"] for step in steps if "pip" in str(step.get("run", ""))]
+    assert len(installs) == 1
+    words = installs[0].split()
+    assert words[:7] == ["python", "-I", "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+    assert words[7:] == pinned_requirements() and all("==" in pin for pin in words[7:])
+    assert "requirements" not in installs[0], "no file of the repository names what is installed"
+
+
 def _listing(folder: Path) -> set[str]:
-    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if ".git" not in p.relative_to(folder).parts}
 
 
 def test_only_the_solved_exercise_passes_and_the_repository_is_left_as_it_was(tmp_path: Path) -> None:
@@ -97,7 +121,7 @@ while True:
     pass
 """
     add_files(repo, {"llm_client/__init__.py": hang})
-    command = classroom_steps()["ex3"]["command"]
+    command = step_command("ex3", repo, tmp_path / "runner-temp")
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     shell = subprocess.Popen(["/bin/sh", "-c", command], cwd=repo, env=command_grader_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -130,8 +154,10 @@ def test_a_syntax_error_in_the_optional_exercise_fails_no_required_step(tmp_path
 def test_the_learner_copy_grades_with_its_own_workflow_steps(tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     release(copy)
+    commit_all(copy)  # what the template repository's first commit holds
     assert classroom_step(copy, "ex3").score == 0, "the copy's stubs earn nothing"
     shutil.rmtree(copy / "llm_client")
     generate_package(copy / "llm_client", keep={"ex3"})
+    commit_all(copy)
     solved = classroom_step(copy, "ex3")
     assert solved.score == CATALOG["ex3"].points, solved.output[-3000:]

@@ -7,7 +7,8 @@
   not as code (no calls, assignments, comparisons or attribute chains).
 - Hints come when asked for: a not-started exercise shows only where to
   begin; ``pytest -m exN --hint N`` in a terminal and ``check("exN", hint=N)``
-  in a notebook show hint N.
+  in a notebook show hint N, and an N past the last hint is an error naming
+  the range ("1..3"), never the last hint in its place.
 - The learner package (``llm_client/``) holds none of the statements of any
   reference answer, in any file: an answer copied into another module (an
   async twin, a second provider) would hand it to the learner.
@@ -256,13 +257,34 @@ def test_the_hint_asked_for_in_a_terminal_is_shown() -> None:
     assert _normalize(ex4.start) not in flat and _normalize(ex4.hints[0]) not in flat
 
 
-def test_a_hint_number_past_the_last_shows_the_last_and_zero_is_refused() -> None:
-    _needs_stubs()
-    ex2 = load_catalog()["ex2"]
-    run = run_grading(ROOT, exercises=["ex2"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "9"])
-    assert _normalize(f"(3 of 3) {ex2.hints[2]}") in _normalize(run.output), run.output[-2000:]
-    refused = run_grading(ROOT, exercises=["ex2"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "0"])
+def test_a_hint_number_past_the_last_is_an_error_naming_the_range_and_zero_is_refused() -> None:
+    ex3 = load_catalog()["ex3"]
+    run = run_grading(ROOT, exercises=["ex3"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "9"])
+    assert run.returncode == 4, run.output[-2000:]
+    assert f"--hint 9 is out of range: ex3 has hints 1..{len(ex3.hints)}" in run.output, run.output[-2000:]
+    assert not any(_normalize(hint) in _normalize(run.output) for hint in ex3.hints), "no hint shown in its place"
+    refused = run_grading(ROOT, exercises=["ex3"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "0"])
     assert refused.returncode == 4 and "--hint takes a hint number counted from 1" in refused.output
+
+
+def test_a_hint_number_in_range_for_the_exercise_graded_is_not_refused_for_another() -> None:
+    """The range is checked against the exercises the run grades (``-m ex3``), not the whole catalog."""
+    ex3 = load_catalog()["ex3"]
+    run = run_grading(ROOT, exercises=["ex3"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", str(len(ex3.hints))])
+    assert run.returncode != 4 and "out of range" not in run.output, run.output[-2000:]
+
+
+def test_a_hint_number_past_the_last_is_refused_in_a_notebook_with_its_range() -> None:
+    ex3 = load_catalog()["ex3"]
+    program = "from check import check; check('ex3', hint=9)"
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT / "notebooks", env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert f"ValueError: hint 9 is out of range: ex3 has hints 1..{len(ex3.hints)}" in done.stderr, done.stderr
+    assert "points" not in done.stdout, "refused before any grading ran"
 
 
 def test_the_hint_asked_for_in_a_notebook_is_shown() -> None:

@@ -22,13 +22,17 @@ from llm_client import (
     AsyncLLMClient,
     FakeProvider,
     LLMClient,
+    LLMConnectionError,
     LLMRequest,
+    ProviderError,
+    QuotaExceededError,
     RateLimiter,
+    RateLimitError,
     ServerError,
     TokenBucket,
     estimate_tokens,
 )
-from llm_client._internal.rate_limiter import PacedProvider
+from llm_client._internal.rate_limiter import PacedProvider, is_overload
 
 pytestmark = pytest.mark.kit
 
@@ -218,6 +222,108 @@ def test_a_paced_provider_keeps_the_name_and_refuses_bad_arguments() -> None:
         PacedProvider(object(), RateLimiter(1))
     with pytest.raises(TypeError, match="limiter"):
         PacedProvider(FakeProvider(), 50)  # type: ignore[arg-type]
+
+
+def with_headers(error: ProviderError, headers: dict[str, str]) -> ProviderError:
+    """``error`` carrying its response's headers, as a provider may put them on it."""
+    error.headers = headers  # type: ignore[attr-defined]
+    return error
+
+
+UNSPENT = {"x-ratelimit-limit-requests": "3000", "x-ratelimit-remaining-requests": "2950"}
+SPENT = {"x-ratelimit-limit-requests": "50", "x-ratelimit-remaining-requests": "0"}
+TOKENS_SHORT = {**UNSPENT, "x-ratelimit-limit-tokens": "10000", "x-ratelimit-remaining-tokens": "300"}
+
+
+@pytest.mark.parametrize(
+    ("error", "overload"),
+    [
+        (ServerError("overloaded", status_code=529), True),
+        (ServerError("HTTP 529", status_code=529, provider_message="Overloaded"), True),
+        (RateLimitError(provider_message="That model is currently overloaded with other requests."), True),
+        (RateLimitError(provider_message="Service tier capacity exceeded for this model."), True),
+        (ServerError("503", status_code=503, provider_message="The engine is currently overloaded"), True),
+        (with_headers(RateLimitError(), UNSPENT), True),
+        (RateLimitError(), False),
+        (RateLimitError(provider_message="Rate limit reached for requests. Please try again in 20ms."), False),
+        (with_headers(RateLimitError(provider_message="Rate limit reached for requests."), UNSPENT), False),
+        (with_headers(RateLimitError(), SPENT), False),
+        (with_headers(RateLimitError(), TOKENS_SHORT), False),
+        (QuotaExceededError("quota", status_code=429, provider_message="You exceeded your current quota"), False),
+        (ServerError("500", status_code=500, provider_message="The server had an error"), False),
+        (LLMConnectionError("refused"), False),
+    ],
+    ids=lambda value: value if isinstance(value, bool) else f"{type(value).__name__}",
+)
+def test_an_overload_is_told_from_a_rate_limit(error: ProviderError, overload: bool) -> None:
+    assert is_overload(error, tokens=500) is overload
+
+
+class Told:
+    """A pacer that records what it is told: (rate_limited, overloaded, retry_after, headers)."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[bool, bool, float | None, dict[str, str]]] = []
+
+    def acquire(self, tokens: int = 0) -> None:
+        return None
+
+    async def aacquire(self, tokens: int = 0) -> None:
+        return None
+
+    def observe(
+        self,
+        turn: Any,
+        headers: Any,
+        *,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        overloaded: bool = False,
+    ) -> None:
+        self.told.append((rate_limited, overloaded, retry_after, dict(headers)))
+
+
+def test_a_paced_provider_tells_an_overload_a_rate_limit_and_an_answer_and_nothing_else() -> None:
+    failures: list[ProviderError] = [
+        RateLimitError(retry_after=0.5, provider_message="Rate limit reached for requests."),
+        RateLimitError(retry_after=2.0, provider_message="That model is currently overloaded."),
+        ServerError("529", status_code=529, provider_message="Overloaded"),
+        with_headers(RateLimitError(), UNSPENT),
+        ServerError("500", status_code=500),
+        LLMConnectionError("refused"),
+    ]
+    pacer = Told()
+    paced = PacedProvider(FakeProvider([*failures, "ok"]), pacer)
+    for _ in failures:
+        with pytest.raises(ProviderError):
+            paced.complete(LLMRequest(model="m", prompt="p"), timeout_s=1.0)
+    paced.complete(LLMRequest(model="m", prompt="p"), timeout_s=1.0)
+    assert [(limited, overloaded, wait) for limited, overloaded, wait, _ in pacer.told] == [
+        (True, False, 0.5),
+        (False, True, None),
+        (False, True, None),
+        (False, True, None),
+        (False, False, None),
+    ], "a rate limit with its wait; three overloads; the answer; a 500 and a broken connection say nothing"
+    assert pacer.told[2][3] == {} and pacer.told[3][3] == UNSPENT, "the headers an error carries go along"
+
+
+def test_a_paced_provider_tells_the_same_in_the_async_client() -> None:
+    pacer = Told()
+    overloaded = ServerError("529", status_code=529, provider_message="Overloaded")
+    client = AsyncLLMClient(PacedProvider(FakeProvider([overloaded, "ok"]), pacer), sleep=fake_async_sleep)
+    assert asyncio.run(client.call(LLMRequest(model="m", prompt="p"))) == "ok"
+    assert [(limited, over) for limited, over, _, _ in pacer.told] == [(False, True), (False, False)]
+
+
+async def fake_async_sleep(seconds: float) -> None:
+    pass
+
+
+def test_a_rate_limiter_is_told_of_overloads_and_learns_nothing() -> None:
+    limiter = RateLimiter(10.0, clock=lambda: 0.0)
+    limiter.observe(None, {}, overloaded=True)
+    assert limiter.reserve() == 0.0 and limiter.reserve() == pytest.approx(0.1)
 
 
 # -- estimate_tokens -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from llm_client._internal.http_support import (
     resolve_api_key,
 )
 from llm_client._internal.sender import DEFAULT_MAX_RESPONSE_BYTES
+from llm_client._internal.stream_core import SSEEvent, StreamEnd, event_json, stream_error
 from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
 from llm_client.providers.base import LLMResponse
 from llm_client.providers.http import HTTPProvider
@@ -25,6 +26,57 @@ __all__ = ["AnthropicProvider"]
 
 #: The stop reasons of a turn that ended as the model meant it to (or at a token limit): no text then is "".
 _NORMAL_ENDS = frozenset({"end_turn", "stop_sequence", "max_tokens", "model_context_window_exceeded", "pause_turn"})
+
+
+class AnthropicStream:
+    """Reads a Messages stream: ``message_start`` (model, input usage), ``content_block_start`` /
+    ``content_block_delta`` (``text_delta``; thinking and tool input are not text) /
+    ``content_block_stop``, ``message_delta`` (``stop_reason``, output usage), ``message_stop``;
+    ``ping`` anywhere; ``error`` ends the stream with that error. ``stop_reason`` "refusal" is a
+    ContentRefusedError at the end, after the partial text."""
+
+    def __init__(self, provider: str = "anthropic") -> None:
+        self.provider = provider
+        self.done = False
+        self.finish_reason: str | None = None
+        self.model = ""
+        self.usage: dict[str, int] = {}
+
+    def _add_usage(self, usage: object) -> None:
+        if isinstance(usage, dict):
+            self.usage.update({k: v for k, v in usage.items() if isinstance(v, int)})
+
+    def feed(self, event: SSEEvent) -> list[str]:
+        body = event_json(self.provider, event)
+        kind = body.get("type") if isinstance(body.get("type"), str) else event.event
+        if kind == "error":
+            raise stream_error(self.provider, body.get("error"))
+        if kind == "message_start":
+            message = body.get("message")
+            if isinstance(message, dict):
+                self.model = str(message.get("model") or "")
+                self._add_usage(message.get("usage"))
+        elif kind == "content_block_start":
+            block = body.get("content_block")
+            if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
+                return [block["text"]]
+        elif kind == "content_block_delta":
+            delta = body.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
+                return [delta["text"]]
+        elif kind == "message_delta":
+            delta = body.get("delta")
+            if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+                self.finish_reason = delta["stop_reason"]
+            self._add_usage(body.get("usage"))
+        elif kind == "message_stop":
+            self.done = True
+        return []
+
+    def end(self) -> StreamEnd:
+        if self.finish_reason == "refusal":
+            raise ContentRefusedError(f"{self.provider}: the model refused (stop_reason='refusal')")
+        return StreamEnd(self.finish_reason, self.model, self.usage)
 
 
 class AnthropicProvider(HTTPProvider):
@@ -103,6 +155,9 @@ class AnthropicProvider(HTTPProvider):
         if req.stop:
             body["stop_sequences"] = list(req.stop)
         return body
+
+    def stream_decoder(self) -> AnthropicStream:
+        return AnthropicStream(self.name)
 
     def parse(self, response: httpx.Response) -> LLMResponse:
         """Turn a 2xx Messages ``response`` into an LLMResponse: the text blocks, joined.

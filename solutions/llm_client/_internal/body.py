@@ -115,3 +115,10 @@ class BoundedBody:
     def content(self) -> bytes:
         """The decoded bytes kept so far."""
         return b"".join(self._parts)
+
+    def take(self) -> bytes:
+        """The decoded bytes kept since the last take, let go of (a stream's pieces): the count, and
+        so the limit, still covers everything fed."""
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out

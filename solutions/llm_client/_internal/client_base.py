@@ -16,7 +16,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any, Generic, NamedTuple, Self, TypeVar
 
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from llm_client._internal.caller import warn_at_caller
 from llm_client._internal.calls import Call, Waits
-from llm_client._internal.checks import check_int
+from llm_client._internal.checks import check_int, check_number
 from llm_client._internal.flights import AsyncFlights, Flights
 from llm_client._internal.policy import RetryPolicy
 from llm_client.caches import Cache
@@ -115,7 +115,7 @@ class ClientBase(Generic[P]):
         provider: P,
         *,
         cache: Cache | None = None,
-        max_retries: int = 2,
+        max_retries: int = 6,
         timeout_s: float = 30.0,
         deadline_s: float | None = None,
         max_retry_after_s: float = 60.0,
@@ -123,11 +123,12 @@ class ClientBase(Generic[P]):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         key_fn: Callable[[LLMRequest], str] = _make_cache_key,
-        backoff_base_s: float = 0.5,
+        backoff_base_s: float = 0.25,
         backoff_cap_s: float = 8.0,
         cache_namespace: str | None = None,
         cache_truncated: bool = False,
         waits: Waits | None = None,
+        max_stream_s: float = 600.0,
     ) -> None:
         if not callable(getattr(provider, self._provider_method, None)):
             raise TypeError(
@@ -164,6 +165,8 @@ class ClientBase(Generic[P]):
         self._waits = waits
         self._scope = cache_scope(provider, cache_namespace)
         self.cache_truncated = cache_truncated
+        #: The bound of one streamed attempt, start to end, when the call has no ``deadline_s``.
+        self.max_stream_s = check_number("max_stream_s", max_stream_s, strictly_positive=True)
         self._closed = False
         self._flights: Flights[LLMResponse] = Flights()
         self._aflights: AsyncFlights[LLMResponse] = AsyncFlights()
@@ -312,6 +315,8 @@ class SyncClientBase(ClientBase[Provider]):
     call: Callable[..., str]
     #: One call's path, which LLMClient defines (exercise 1): ``_call_path(req, call) -> LLMResponse``.
     _call_path: Callable[[LLMRequest, Call], LLMResponse]
+    #: The decision after a failed attempt, which LLMClient names (exercise 1's after_failure); a stream passes it on.
+    _after_failure: Callable[[Call, LLMError, int], float]
 
     def call_response(
         self,
@@ -327,6 +332,29 @@ class SyncClientBase(ClientBase[Provider]):
         response = self._flights.run(self._flight(req, call), lambda: self._call_path(req, call))
         self._warn_if_truncated(response)
         return _answered(response, call)
+
+    def stream(
+        self,
+        req: LLMRequest,
+        *,
+        timeout_s: float | None = None,
+        max_retries: int | None = None,
+        use_cache: bool = True,
+    ) -> Iterator[str]:
+        """The text of the answer to ``req`` as it is written: an iterator of text deltas (str).
+
+        ``timeout_s`` bounds the wait for the first delta and between deltas (pings do not count);
+        ``deadline_s`` the whole stream, else ``max_stream_s``. A failure before the first delta is
+        retried like any attempt; after it, StreamInterruptedError carries ``partial_text``. A
+        refusal raises ContentRefusedError after the partial text; a cut answer warns
+        (TruncatedAnswerWarning). Only a stream that ended normally is cached, under ``call``'s key;
+        a cache hit is the whole answer as one delta. Closing the iterator early (``close()``, or
+        leaving a ``for`` loop and dropping it) closes the connection at once.
+        """
+        from llm_client._internal.stream_path import stream_path
+
+        call = self._begin(req, timeout_s, max_retries, use_cache)
+        return stream_path(self, req, call, type(self)._after_failure)
 
     def close(self) -> None:
         """Close what the provider opened (its ``close``, when it has one): its pooled connections. A call

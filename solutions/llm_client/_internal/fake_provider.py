@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from llm_client.errors import LLMError
 from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.request import LLMRequest
+
+if TYPE_CHECKING:
+    from llm_client._internal.stream_core import StreamEnd
 
 __all__ = ["FakeCall", "FakeProvider", "echo_reply"]
 
@@ -100,6 +105,22 @@ class FakeProvider:
             raise reply
         text = reply if isinstance(reply, str) else reply(req)
         return LLMResponse(text=text, model=req.model, finish_reason="stop")
+
+    def stream_attempt(self, req: LLMRequest, *, timeout_s: float, total_s: float) -> Iterator[str | StreamEnd]:
+        """One streamed attempt: the next reply of the script (as :meth:`complete` takes it), a word at a
+        time, then its end. A scripted exception is raised before the first word."""
+        from llm_client._internal.stream_core import StreamEnd
+
+        response = self.complete(req, timeout_s=timeout_s)
+        yield from re.findall(r"\s*\S+\s*|\s+", response.text)
+        yield StreamEnd(response.finish_reason, response.model)
+
+    async def astream_attempt(
+        self, req: LLMRequest, *, timeout_s: float, total_s: float
+    ) -> AsyncIterator[str | StreamEnd]:
+        """:meth:`stream_attempt` for the async client."""
+        for piece in self.stream_attempt(req, timeout_s=timeout_s, total_s=total_s):
+            yield piece
 
     async def acomplete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
         """:meth:`complete` for the async client: the same script, recorded in the same ``calls``."""

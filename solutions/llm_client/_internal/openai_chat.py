@@ -20,6 +20,7 @@ from llm_client._internal.http_support import (
     resolve_api_key,
 )
 from llm_client._internal.sender import DEFAULT_MAX_RESPONSE_BYTES
+from llm_client._internal.stream_core import SSEEvent, StreamEnd, event_json, stream_error
 from llm_client.errors import ConfigurationError, ContentRefusedError, MalformedResponseError
 from llm_client.providers.base import LLMResponse
 from llm_client.providers.http import HTTPProvider
@@ -32,6 +33,60 @@ _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 def _answered_empty(message: object, finish_reason: object) -> bool:
     """``content: null`` that is an empty answer: a normal finish, and no tool call in its place."""
     return isinstance(message, dict) and not message.get("tool_calls") and finish_reason in ("stop", "length")
+
+
+class OpenAIStream:
+    """Reads a Chat Completions stream: ``data:`` chunks (``choices[0].delta.content``), a usage chunk
+    (``stream_options.include_usage``: no choices), then ``data: [DONE]``. A chunk holding ``error``
+    ends the stream with that error; ``delta.refusal`` or ``finish_reason`` "content_filter" is a
+    ContentRefusedError at the end, after the partial text."""
+
+    def __init__(self, provider: str = "openai") -> None:
+        self.provider = provider
+        self.done = False
+        self.finish_reason: str | None = None
+        self.model = ""
+        self.usage: dict[str, int] = {}
+        self._refusal: list[str] = []
+
+    def feed(self, event: SSEEvent) -> list[str]:
+        if event.data.strip() == "[DONE]":
+            self.done = True
+            return []
+        chunk = event_json(self.provider, event)
+        if chunk.get("error"):
+            raise stream_error(self.provider, chunk["error"])
+        if isinstance(chunk.get("model"), str):
+            self.model = chunk["model"]
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self.usage = {k: v for k, v in usage.items() if isinstance(v, int)}
+        texts: list[str] = []
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                if isinstance(delta.get("content"), str):
+                    texts.append(delta["content"])
+                if isinstance(delta.get("refusal"), str):
+                    self._refusal.append(delta["refusal"])
+            if isinstance(choice.get("finish_reason"), str):
+                self.finish_reason = choice["finish_reason"]
+        return texts
+
+    def end(self) -> StreamEnd:
+        refusal = "".join(self._refusal)
+        if refusal:
+            raise ContentRefusedError(
+                f"{self.provider}: the model refused: {refusal[:200]}", provider_message=refusal[:500]
+            )
+        if self.finish_reason == "content_filter":
+            raise ContentRefusedError(
+                f"{self.provider}: a content filter stopped the answer (finish_reason='content_filter')"
+            )
+        return StreamEnd(self.finish_reason, self.model, self.usage)
 
 
 class OpenAIProvider(HTTPProvider):
@@ -111,6 +166,13 @@ class OpenAIProvider(HTTPProvider):
         if req.stop and not self.reasoning:
             body["stop"] = list(req.stop)
         return body
+
+    def stream_payload(self, req: LLMRequest) -> dict[str, Any]:
+        """:meth:`payload`, streamed, with the token usage in a last chunk (``stream_options.include_usage``)."""
+        return {**self.payload(req), "stream": True, "stream_options": {"include_usage": True}}
+
+    def stream_decoder(self) -> OpenAIStream:
+        return OpenAIStream(self.name)
 
     def parse(self, response: httpx.Response) -> LLMResponse:
         """Turn a 2xx Chat Completions ``response`` into an LLMResponse.

@@ -30,7 +30,8 @@ headers and bodies say (the official SDKs read the same signals):
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -59,11 +60,24 @@ from llm_client.errors import (
 from llm_client.providers.base import LLMResponse, check_attempt
 from llm_client.request import LLMRequest
 
+if TYPE_CHECKING:
+    from llm_client._internal.stream_core import StreamDecoder, StreamEnd
+
 __all__ = ["HTTPProvider", "error_for_response", "error_for_status", "error_for_transport"]
 
 
 def error_for_status(response: httpx.Response, *, provider: str) -> ProviderError:
-    """Return (not raise) the error for a non-2xx ``response`` from ``provider``."""
+    """Return (not raise) the error for a non-2xx ``response`` from ``provider``.
+
+    Its class is the module docstring's table: a 429 is a RateLimitError with
+    the ``retry_after`` that ``parse_retry_after`` reads in the headers; a 408
+    an LLMTimeoutError; a 409 (a conflict, such as a lock timeout, which the
+    official SDKs retry), a 5xx or a 529 a ServerError; a 401 (the key is
+    missing, wrong or revoked) or a 403 (no permission, or a region the
+    provider does not serve) an AuthenticationError; any other 4xx an
+    InvalidRequestError; anything else a MalformedResponseError. Each carries
+    ``status_code`` and ``provider_message``.
+    """
     status = response.status_code
     detail = provider_message(response)
     described = f"{provider} answered HTTP {status}" + (f": {detail}" if detail else "")
@@ -113,7 +127,10 @@ def error_for_response(response: httpx.Response, *, provider: str) -> ProviderEr
 def error_for_transport(exc: httpx.HTTPError, *, provider: str) -> ProviderError | ConfigurationError:
     """Return (not raise) the error for an httpx exception raised while talking to ``provider``.
 
-    The caller raises it ``from exc`` so the httpx error stays on the chain.
+    A timeout is an LLMTimeoutError; a URL whose scheme httpx cannot speak
+    (``httpx.UnsupportedProtocol``) a ConfigurationError, which no retry heals;
+    any other failure an LLMConnectionError. The caller raises it ``from exc``
+    so the httpx error stays on the chain.
     """
     # BEGIN SOLUTION ex6
     if isinstance(exc, httpx.TimeoutException):
@@ -186,7 +203,15 @@ class HTTPProvider:
         raise NotImplementedError
 
     def complete(self, req: LLMRequest, *, timeout_s: float) -> LLMResponse:
-        """Make one attempt; see :class:`~llm_client.providers.base.Provider` for the contract."""
+        """Make one attempt; see :class:`~llm_client.providers.base.Provider` for the contract.
+
+        At most one POST leaves, through ``self._http``, with ``self.payload(req)``
+        as JSON, ``self.headers()`` and ``timeout_s``; it is never retried, slept
+        on or logged here. Without an API key: ConfigurationError, and nothing
+        is sent. An httpx error: :func:`error_for_transport`'s error, raised
+        from it. A non-2xx response: :func:`error_for_response`'s error. A 2xx
+        response: what ``self.parse`` makes of it.
+        """
         check_attempt(req, timeout_s)
         # BEGIN SOLUTION ex6
         headers = self.headers()
@@ -206,6 +231,34 @@ class HTTPProvider:
         outcome = await self._http.afetch(self.url, json=self.payload(req), headers=self.headers(), timeout=timeout_s)
         with self._http.replaying(outcome):
             return self.complete(req, timeout_s=timeout_s)
+
+    def stream_payload(self, req: LLMRequest) -> dict[str, Any]:
+        """The JSON body that asks for ``req``'s answer as a stream of events."""
+        return {**self.payload(req), "stream": True}
+
+    def stream_decoder(self) -> StreamDecoder:
+        """A new reader of this provider's stream events (see ``_internal/stream_core.py``)."""
+        raise NotImplementedError
+
+    def stream_attempt(self, req: LLMRequest, *, timeout_s: float, total_s: float) -> Iterator[str | StreamEnd]:
+        """One streamed attempt: its text deltas, then its StreamEnd, or a ProviderError
+        (``_internal/stream_http.py``); ``timeout_s`` bounds the wait for each text delta, ``total_s``
+        the whole stream. Closing the iterator closes the connection."""
+        from llm_client._internal.stream_http import stream_attempt
+
+        return stream_attempt(
+            self, req, timeout_s=timeout_s, total_s=total_s, errors=(error_for_response, error_for_transport)
+        )
+
+    def astream_attempt(
+        self, req: LLMRequest, *, timeout_s: float, total_s: float
+    ) -> AsyncIterator[str | StreamEnd]:
+        """:meth:`stream_attempt`, as an async iterator."""
+        from llm_client._internal.stream_http import astream_attempt
+
+        return astream_attempt(
+            self, req, timeout_s=timeout_s, total_s=total_s, errors=(error_for_response, error_for_transport)
+        )
 
     def close(self) -> None:
         """Close the ``httpx.Client`` this provider made (a given one is yours to close)."""

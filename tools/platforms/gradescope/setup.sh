@@ -35,7 +35,9 @@ fi
 "$ROOT/venv/bin/python" -c 'import sys; assert sys.version_info >= (3, 11), sys.version'
 chmod -R a+rX "$ROOT/venv"
 
-# Submissions run as this user: no home, no login, no password; it cannot write the results or the grader.
+# Submissions run as this user: no home, no login, no password, a group of its own. It cannot read the
+# autograder's folder (the hidden tests, the reference) nor write the results; when a grade is written,
+# no process of it is left running.
 if ! id -u "$GRADING_USER" >/dev/null 2>&1; then
-  useradd --system --no-create-home --shell /usr/sbin/nologin "$GRADING_USER"
+  useradd --system --no-create-home --user-group --shell /usr/sbin/nologin "$GRADING_USER"
 fi
