@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
@@ -316,6 +317,9 @@ def _groups(outcome: dict[str, Any], count: int) -> list[int]:
     keys = []
     for item in described["items"]:
         assert item["type"] == "str", f"expected every key to be a str, got {item['type']}"
+        assert re.fullmatch(r"[0-9a-f]{64}", item["value"]), (
+            f"expected every key to be 64 lowercase hex characters (a SHA-256 hexdigest), got {item['value']!r}"
+        )
         keys.append(item["value"])
     first: dict[str, int] = {}
     return [first.setdefault(key, index) for index, key in enumerate(keys)]

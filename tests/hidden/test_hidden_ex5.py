@@ -300,7 +300,7 @@ def test_parse_structured_returns_the_references_object_for_json_fenced_or_not(
     _parse(pair, text, schema)
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 @QUICK
 @given(case=schema_and_answer())
 @example(case=("Reading", WRONG_READING))
@@ -310,11 +310,23 @@ def test_parse_structured_returns_the_references_object_for_json_fenced_or_not(
 @example(case=("Reading", "It is cold in Oslo today."))
 @example(case=("Reading", "[1, 2]"))
 @example(case=("Point", ""))
+@example(case=("Guarded", '{"code": "bad"}'))
 def test_parse_structured_rejects_what_the_reference_rejects_with_the_same_error(
     pair: Pair, case: tuple[str, str]
 ) -> None:
     schema, text = case
     _parse(pair, text, schema)
+
+
+@pytest.mark.points(1)
+def test_a_bug_in_the_schemas_own_validator_goes_up_untouched_not_as_a_rejected_answer(pair: Pair) -> None:
+    got, want = pair.run("ex5.parse_structured", text='{"code": "boom"}', schema="Guarded")
+    assert want["result"].get("raised", {}).get("error") == "TypeError", want["result"]
+    raised = got["result"].get("raised") or {}
+    assert raised.get("error") == "TypeError" and raised.get("cause") is None, (
+        "a TypeError raised by the schema's own validator is a bug: it must reach the caller as it is, not become "
+        f"a StructuredOutputError that asks the model for a repair; got {got['result']}"
+    )
 
 
 # -- ask_again --------------------------------------------------------------------------------------------

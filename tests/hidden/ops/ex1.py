@@ -48,7 +48,7 @@ def _build_error(spec: dict[str, Any]) -> BaseException:
     from llm_client import errors
 
     name = spec["class"]
-    text = spec.get("text", name)
+    text = spec.get("text", f"scripted failure ({name.lower()})")  # never the class name: error_type is the class
     if name in BUGS:
         return BUGS[name](text)
     cls = getattr(errors, name)

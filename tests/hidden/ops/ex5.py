@@ -16,7 +16,7 @@ import re
 from typing import Any, Literal
 
 import wire
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class Point(BaseModel):
@@ -49,7 +49,24 @@ class Capital(BaseModel):
     population: int | None = Field(default=None, ge=0)
 
 
-SCHEMAS: dict[str, type[BaseModel]] = {"Point": Point, "Reading": Reading, "Forecast": Forecast, "Capital": Capital}
+class Guarded(BaseModel):
+    """A schema whose own validator has a bug for one value: a TypeError is a bug, never a rejected answer."""
+
+    code: str
+
+    @field_validator("code")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value == "boom":
+            raise TypeError("a bug in the schema's own validator")
+        if value == "bad":
+            raise ValueError("not a known code")
+        return value
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "Point": Point, "Reading": Reading, "Forecast": Forecast, "Capital": Capital, "Guarded": Guarded,
+}  # fmt: skip
 
 #: The most answers a driven flow is given before the op stops it (a flow that never ends).
 MAX_ANSWERS = 12
@@ -84,8 +101,11 @@ def prompt_holds(prompt: Any, original: str, rejected: str, locations: list[tupl
     shown = [form for form in sorted(forms, key=len, reverse=True) if form and form in rest]
     for form in shown:
         rest = rest.replace(form, "\x00")
+    first_task = prompt.find(original)
+    first_shown = min((prompt.find(form) for form in shown), default=-1)
     return {
         "is_text": True,
+        "task_first": first_task != -1 and (first_shown == -1 or first_task <= first_shown),
         "task_times": prompt.count(original),
         "shows_rejected": not rejected or bool(shown),
         "names_each_location": [all(str(part) in rest for part in loc) for loc in locations],
