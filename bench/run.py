@@ -32,7 +32,7 @@ Each figure is the median over ``--runs`` runs (20 seeded runs for the
 restart; the contenders of a measurement alternate within each run, so they
 share the machine's noise).
 
-    python bench/run.py                  # everything (about six minutes)
+    python bench/run.py                  # everything (about nine minutes)
     python bench/run.py --quick          # a smoke run with small numbers (seconds)
     python bench/run.py --only batch,overload,restart   # some measurements
     python bench/run.py --write-readme   # also put the tables into bench/README.md (only those measured)

@@ -47,6 +47,7 @@ reach the caller at once, unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
@@ -120,6 +121,8 @@ class ProviderError(LLMError):
     error_type: str | None = None
     error_code: str | None = None
     request_id: str | None = None
+    #: The response's rate-limit headers (names lower-case), or None: what a limiter tells a rate limit by.
+    headers: Mapping[str, str] | None = None
 
     def __init__(
         self,

@@ -471,6 +471,7 @@ def grade_learner(
         return sealed.run_exercise(
             prepared.grader, package_parent, exercise, timeout_s=min(sealed.EXERCISE_TIMEOUT_S, left()),
             per_test_timeout_s=test_timeout_s, python=python, user=user, work_dir=prepared.folder,
+            memory_bytes=MEMORY_LIMIT_BYTES,
         )  # fmt: skip
 
     try:

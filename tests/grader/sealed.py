@@ -262,13 +262,14 @@ def run_exercise(
     python: str = sys.executable,
     user: Any = None,
     work_dir: Path | None = None,
+    memory_bytes: int | None = None,
 ) -> Verdict:
     """Grade ``package_parent/llm_client`` on ``exercise`` with the grader in ``grader_root``; see the module doc.
 
     ``user`` (a user name or a ``tests.grader.launch.Account``) runs the child as that user (needs
     root), with at most the launcher's PROCESS_LIMIT processes; ``work_dir`` is where the report folder
-    is made (default: the system's temporary folder). The child is killed, with its whole process
-    group, after ``timeout_s`` seconds.
+    is made (default: the system's temporary folder); ``memory_bytes`` caps the child's address space. The
+    child is killed, with its whole process group, after ``timeout_s`` seconds.
     """
     points, _, _ = catalog_points(grader_root)[exercise]
     account = _LAUNCH.account(user) if isinstance(user, str) else user
@@ -286,7 +287,7 @@ def run_exercise(
                 child_command(python, grader_root, exercise, read_end, report, per_test_timeout_s),
                 cwd=grader_root, env=child_env(package_parent, home), timeout_s=timeout_s, output_limit=OUTPUT_LIMIT,
                 user=account, max_processes=_LAUNCH.PROCESS_LIMIT if account is not None else None,
-                pass_fds=(read_end,),
+                memory_bytes=memory_bytes, pass_fds=(read_end,),
             )  # fmt: skip
         finally:
             os.close(read_end)

@@ -11,29 +11,25 @@ stand-in, so this exercise is graded alone.
 from __future__ import annotations
 
 import logging
-import random
-from typing import Any
 
 import pytest
 
 from llm_client import (
     ContentRefusedError,
-    LLMClient,
     LLMError,
-    LLMRequest,
-    MemoryCache,
+    LLMTimeoutError,
+    RateLimitError,
     RetriesExhaustedError,
     ServerError,
     StreamInterruptedError,
 )
 from llm_client._internal.calls import Call
 from llm_client._internal.policy import RetryPolicy
-from llm_client._internal.stream_core import SSEEvent, StreamEnd
+from llm_client._internal.stream_core import SSEEvent
 from llm_client.streaming import after_stream_failure, parse_sse_block
 
 pytestmark = pytest.mark.ex8
 
-REQ = LLMRequest(prompt="hi", model="m")
 DECIDED: list[tuple[Call, LLMError, int]] = []
 
 
@@ -130,39 +126,18 @@ def test_after_text_a_failure_is_a_stream_interrupted_error_with_the_partial_tex
     assert DECIDED == [], "after text, after_failure is never asked: the stream is not retried"
 
 
-class Scripted:
-    name = "scripted"
-
-    def __init__(self, *attempts: list[Any]) -> None:
-        self.attempts = list(attempts)
-        self.started = 0
-
-    def complete(self, req: LLMRequest, *, timeout_s: float) -> Any:
-        raise AssertionError("stream() never calls complete()")
-
-    def stream_attempt(self, req: LLMRequest, *, timeout_s: float, total_s: float) -> Any:
-        script = self.attempts[self.started]
-        self.started += 1
-        for item in script:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-
 @pytest.mark.points(2)
 @pytest.mark.hint(2)
-def test_a_client_stream_retries_before_text_and_never_after() -> None:
-    end = StreamEnd("stop", "m")
-    provider = Scripted([ServerError("busy")], ["a", "b", end])
-    llm = LLMClient(
-        provider, sleep=lambda s: None, waits=lambda e, a: 0.0, rng=random.Random(0), cache=MemoryCache(),
-        key_fn=lambda req: req.prompt,  # not exercise 2's key: this test grades exercise 8 alone
-    )
-    assert list(llm.stream(REQ)) == ["a", "b"] and provider.started == 2, "a failure before text is retried"
-    assert llm.call(REQ) == "ab", "a stream that ended normally is cached for call()"
-    provider = Scripted(["a", ServerError("cut")], ["x", end])
-    got: list[str] = []
-    with pytest.raises(StreamInterruptedError):
-        for delta in LLMClient(provider, sleep=lambda s: None, waits=lambda e, a: 0.0).stream(REQ):
-            got.append(delta)
-    assert got == ["a"] and provider.started == 1, "a failure after text is never retried"
+def test_after_text_no_failure_is_ever_retried_and_before_it_every_one_is_after_failures() -> None:
+    for error in (ServerError("busy"), RateLimitError(retry_after=1.0), LLMTimeoutError("slow")):
+        DECIDED.clear()
+        call = make_call(max_retries=3)
+        with pytest.raises(StreamInterruptedError) as caught:
+            after_stream_failure(call, error, 0, "a", after_failure)
+        assert caught.value.partial_text == "a" and DECIDED == [], (
+            f"after text, even a retryable {type(error).__name__} ends the stream: a retry would repeat the text"
+        )
+        wait = after_stream_failure(call, error, 2, "", after_failure)
+        assert wait == 0.5 and DECIDED == [(call, error, 2)], (
+            f"before any text, a {type(error).__name__} is after_failure's to decide, with the attempt it was given"
+        )

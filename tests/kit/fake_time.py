@@ -39,7 +39,7 @@ class FakeTime:
         return self.now - self.start
 
 
-def jittered(attempts: range, *, seed: int, base: float = 0.5, cap: float = 8.0) -> list[float]:
+def jittered(attempts: range, *, seed: int, base: float = 0.25, cap: float = 8.0) -> list[float]:
     """The full-jitter waits a client seeded with ``seed`` draws after each of ``attempts``."""
     rng = random.Random(seed)
     return [rng.uniform(0.0, backoff_delay(a, base=base, cap=cap)) for a in attempts]

@@ -259,3 +259,22 @@ def test_an_exercise_without_hidden_tests_is_graded_by_its_public_tests_and_the_
     assert result.points["ex3"] == FULL["ex3"] and result.report["score"] == FULL["ex3"]
     assert result.note == "ex3 has no hidden tests: its public tests decide"
     assert [t["name"] for t in result.report["tests"]] == ["hidden tests: the grade", "ex3: test_one"]
+
+
+def test_a_stopped_hidden_run_keeps_only_the_exercises_it_finished_in_full(tmp_path: Path) -> None:
+    from tests.grader.launch import GradingRun
+    from tools.class_grading import _finished_exercises
+
+    def entry(name: str) -> dict[str, object]:
+        return {"name": name, "score": 1.0, "max_score": 1.0, "status": "passed", "output": ""}
+
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({
+        "collected": ["ex2 (hidden): test_a", "ex2 (hidden): test_b", "ex3 (hidden): test_c", "ex3 (hidden): test_d"],
+        "tests": [entry("ex2 (hidden): test_a"), entry("ex2 (hidden): test_b"), entry("ex3 (hidden): test_c")],
+    }), encoding="utf-8")  # fmt: skip
+    stopped = GradingRun(None, "output", None, timed_out=True)
+    kept = _finished_exercises(partial, ["ex2", "ex3", "ex4"], stopped)
+    assert list(kept) == ["ex2"] and kept["ex2"].report == {"tests": [entry("ex2 (hidden): test_a"),
+                                                                     entry("ex2 (hidden): test_b")]}  # fmt: skip
+    assert _finished_exercises(tmp_path / "none.json", ["ex2"], stopped) == {}

@@ -42,7 +42,7 @@ def fake_time() -> FakeTime:
     return FakeTime()
 
 
-def jittered(attempts: range, *, base: float = 0.5, cap: float = 8.0) -> list[float]:
+def jittered(attempts: range, *, base: float = 0.25, cap: float = 8.0) -> list[float]:
     return shared_jittered(attempts, seed=SEED, base=base, cap=cap)
 
 
@@ -218,7 +218,7 @@ def test_the_default_retry_after_limit_is_sixty_seconds(fake_time: FakeTime) -> 
     make_client(provider, fake_time).call(REQ)
     assert fake_time.sleeps[0] == 60.0
     # the honoured wait drew nothing, so the fallback is the rng's first draw, for attempt 1
-    assert fake_time.sleeps[1] == random.Random(SEED).uniform(0.0, backoff_delay(1))
+    assert fake_time.sleeps[1] == random.Random(SEED).uniform(0.0, backoff_delay(1, base=0.25))
 
 
 # -- timeouts --------------------------------------------------------------------------------

@@ -35,7 +35,10 @@ OPTIONAL_MODULES = {
     file.removesuffix(".py").replace("/", "."): ex.id for ex in CATALOG.values() if ex.optional for file in ex.files
 }
 #: The modules (paths inside the package) that may use an optional exercise's module: its products.
-PRODUCTS = {"llm_client.limiter": {"_internal/rate_limiter.py"}}
+PRODUCTS = {
+    "llm_client.limiter": {"_internal/rate_limiter.py"},
+    "llm_client.streaming": {"_internal/stream_path.py", "_internal/stream_http.py"},
+}
 
 PROGRAM = r'''
 import asyncio, json, sys, threading

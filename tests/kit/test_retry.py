@@ -70,8 +70,8 @@ def test_429_without_retry_after_uses_backoff_for_that_attempt() -> None:
 
 def test_policy_defaults_are_the_documented_ones() -> None:
     policy = RetryPolicy()
-    assert (policy.max_retries, policy.timeout_s, policy.deadline_s, policy.max_retry_after_s) == (2, 30.0, None, 60.0)
-    assert (policy.backoff_base_s, policy.backoff_cap_s) == (0.5, 8.0)
+    assert (policy.max_retries, policy.timeout_s, policy.deadline_s, policy.max_retry_after_s) == (6, 30.0, None, 60.0)
+    assert (policy.backoff_base_s, policy.backoff_cap_s) == (0.25, 8.0)
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def test_a_rate_limit_uses_retry_after_within_the_policy_limit() -> None:
     retry = state(RetryPolicy(max_retry_after_s=10.0))
     assert retry.after_failure(RateLimitError(retry_after=7.0), 0) == 7.0
     fallback = retry.after_failure(RateLimitError(retry_after=11.0), 1)
-    assert fallback == random.Random(5).uniform(0.0, backoff_delay(1))
+    assert fallback == random.Random(5).uniform(0.0, backoff_delay(1, base=RetryPolicy().backoff_base_s))
 
 
 def test_a_wait_that_would_pass_the_deadline_ends_the_call_early() -> None:

@@ -42,6 +42,7 @@ from llm_client._internal.http_support import (
     parse_retry_after,
     provider_details,
     provider_message,
+    rate_limit_headers,
     retry_after_applies,
 )
 from llm_client._internal.sender import HTTPSender
@@ -121,6 +122,7 @@ def error_for_response(response: httpx.Response, *, provider: str) -> ProviderEr
     if should_retry in ("true", "false"):
         error.retryable = should_retry == "true"
     error.error_type, error.error_code, error.request_id = provider_details(response)
+    error.headers = rate_limit_headers(response)
     return error
 
 
