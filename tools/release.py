@@ -79,8 +79,8 @@ class ReleaseError(RuntimeError):
 def _tracked_files(root: Path) -> list[str]:
     try:
         done = subprocess.run(
-            # tracked files, and new ones git would track (not ignored): a file added but not committed yet ships
-            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            # the files git tracks: a file never added (an instructor's scratch notes) never ships
+            ["git", "-C", str(root), "ls-files", "-z"],
             capture_output=True,
             text=True,
             check=True,
