@@ -37,7 +37,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def check(exercise: str, hint: int | None = None) -> int:
-    """Run the grader for ``exercise`` ("ex1" .. "ex6", or "ex7"), print its table, return the points earned.
+    """Run the grader for ``exercise`` ("ex1" .. "ex6", or the optional "ex7" and "ex8"), print its table, return
+    the points earned.
 
     Failing tests earn no points and are listed with what went wrong; nothing
     is raised for them. ``hint`` asks for that hint of the exercise (counted

@@ -2405,6 +2405,22 @@ MUTANTS: tuple[Mutant, ...] = (
         return self.parse(response)
         """,
     ),
+    Mutant(
+        "complete_checks_the_key_itself", "ex6", "HTTPProvider.complete",
+        why="a missing key refused by a check of its own: a keyless call to a local server (Ollama) is refused too",
+        body="""
+        if not self._api_key:
+            raise ConfigurationError(f"{self.name}: no API key")
+        headers = self.headers()
+        try:
+            response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc, provider=self.name) from exc
+        if not response.is_success:
+            raise error_for_response(response, provider=self.name)
+        return self.parse(response)
+        """,
+    ),
     # -- ex7: the token bucket (optional) ----------------------------------------------------------
     Mutant(
         "bucket_refills_past_capacity", "ex7", "TokenBucket.take",

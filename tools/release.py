@@ -132,8 +132,8 @@ python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/
 ## The exercises
 
 Each exercise is a function (or two) in `llm_client/` that still raises
-`NotImplementedError`; look for `# TODO(exN)`. The exercises are independent:
-do them in any order, and each one is graded on its own.
+`NotImplementedError`; look for `# TODO(exN)`. Each exercise is graded on its
+own, but the notebooks build on exercise 1, the client's call path: work in order.
 
 | id | exercise | points | notebook | files |
 |----|----------|--------|----------|-------|
@@ -156,9 +156,11 @@ tests are in `tests/grader/`: read them to see exactly what is expected.
 On GitHub Classroom, every push runs this grader in your repository
 (`.github/workflows/classroom.yml`): one step per required exercise, worth
 its points when the grader's report says all of that exercise's tests passed;
-the optional exercise is not autograded there. Gradescope grades with its own
-copy of the tests, and runs your code as a user who cannot change them or the
-results. Points come only from code that passes the tests: a score obtained any
+the optional exercises are not autograded there. Your instructor's grade may
+also come from more tests than these (on Gradescope, or by grading the class's
+repositories), which run your exercise files in a process of their own and
+compare what they do with the reference, as a user who cannot change the tests
+or the results. Points come only from code that passes the tests: a score obtained any
 other way (editing the tests, the workflow or the grader, or code that meddles
 with the test run) is not a grade, and both platforms keep what was submitted
 for your instructor to see.

@@ -190,8 +190,9 @@ class HTTPProvider:
 
         At most one POST leaves, through ``self._http``, with ``self.payload(req)``
         as JSON, ``self.headers()`` and ``timeout_s``; it is never retried, slept
-        on or logged here. Without an API key: ConfigurationError, and nothing
-        is sent. An httpx error: :func:`error_for_transport`'s error, raised
+        on or logged here. A missing key is ``self.headers()``'s to refuse (a
+        ConfigurationError, before anything is sent; a loopback server needs
+        none). An httpx error: :func:`error_for_transport`'s error, raised
         from it. A non-2xx response: :func:`error_for_response`'s error. A 2xx
         response: what ``self.parse`` makes of it.
         """

@@ -149,6 +149,12 @@ def test_a_missing_key_is_a_configuration_error_at_the_first_call(
     with pytest.raises(ConfigurationError):
         keyless.complete(REQ, timeout_s=10.0)
     assert route.call_count == 0, "expected no request to be sent without an API key"
+    # A local server (Ollama, vLLM on loopback) needs no key: self.headers() decides, not a check of your own.
+    with respx.mock(base_url="http://localhost:11434/v1") as local:
+        served = local.post("/chat/completions").mock(return_value=httpx.Response(200, json=completion()))
+        on_loopback = OpenAIProvider(base_url="http://localhost:11434/v1", http_client=http_client)
+        assert on_loopback.complete(REQ, timeout_s=10.0).text, "expected a keyless call to a loopback server to work"
+    assert served.call_count == 1 and "authorization" not in served.calls[0].request.headers
 
 
 # -- the answer ---------------------------------------------------------------------------

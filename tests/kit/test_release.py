@@ -105,8 +105,8 @@ def test_the_copy_rewrites_only_the_lines_about_instructor_files(release_dir: Pa
 def test_the_readme_says_where_each_autograder_runs_the_tests(release_dir: Path) -> None:
     readme = " ".join((release_dir / "README.md").read_text(encoding="utf-8").split())
     assert "GitHub Classroom, every push runs this grader in your repository" in readme
-    assert "the optional exercise is not autograded there" in readme
-    assert "Gradescope grades with its own copy of the tests" in readme
+    assert "the optional exercises are not autograded there" in readme
+    assert "which run your exercise files in a process of their own" in readme
     assert "the autograder uses its own copy" not in readme
 
 

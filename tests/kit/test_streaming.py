@@ -367,7 +367,7 @@ def test_while_exercise_8_is_unwritten_stream_names_it_and_call_still_works(monk
 
     monkeypatch.setattr(streaming, "parse_sse_block", stub)
     llm = LLMClient(FakeProvider(["fine"]))
-    with pytest.raises(NotImplementedError, match="exercise 8"):
+    with pytest.raises(NotImplementedError, match=r"^ex8: parse_sse_block is not written yet"):
         llm.stream(REQ)
     assert llm.call(REQ) == "fine"
 
