@@ -22,13 +22,13 @@ class LLMRequest:
     - ``max_tokens``: None (the provider's default) or an int >= 1.
     - ``top_p``: None (not sent) or a number in (0, 1].
     - ``reasoning_effort``: None (not sent) or the effort a reasoning model spends
-      (``"none"``, ``"minimal"``, ``"low"``, ``"medium"``, ``"high"``; the provider
+      (OpenAI's ``"none"`` .. ``"high"``, ``"xhigh"`` on some models; the provider
       decides which it takes, and a 400 says when it does not).
+    - ``stop``: a tuple of non-empty stop strings, whitespace such as ``"\\n\\n"`` included
+      (a list is accepted and stored as a tuple).
 
     A setting left at None is never sent: current models refuse some sampling
     settings (a 400 names the one), so the request carries only what you set.
-    - ``stop``: a tuple of non-empty stop strings, whitespace such as ``"\\n\\n"`` included
-      (a list is accepted and stored as a tuple).
     """
 
     model: str
