@@ -12,14 +12,14 @@ through to the provider. Keys are the client's scoped cache keys, under a
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 
+from llm_client._internal.cache_values import decoded, encoded
 from llm_client._internal.caller import warn_at_caller
 from llm_client._internal.checks import check_number
 from llm_client._internal.redis_support import check_url, connect, redis_errors
-from llm_client.caches import CacheWarning, _check_entry, _is_utf8
+from llm_client.caches import CacheWarning, _check_entry
 from llm_client.logs import log_event
 
 __all__ = ["RedisCache"]
@@ -72,22 +72,17 @@ class RedisCache:
         if raw is None:
             return None
         try:
-            value = json.loads(raw)
+            return decoded(raw)
         except (TypeError, ValueError) as exc:
             self._warn("decode", exc)
             return None
-        if not isinstance(value, str):
-            self._warn("decode", TypeError(f"stored value is {type(value).__name__}, not str"))
-            return None
-        return value
 
     def set(self, key: str, value: str) -> None:
         _check_entry(key, value)
-        # A lone surrogate (which a JSON body can escape) is not UTF-8: keep it \u-escaped.
-        encoded = json.dumps(value, ensure_ascii=not _is_utf8(value))
+        stored = encoded(value)
         px = None if self.ttl_s is None else max(1, math.ceil(self.ttl_s * 1000))
         try:
-            self._redis.set(self.namespace + key, encoded.encode("utf-8"), px=px)
+            self._redis.set(self.namespace + key, stored.encode("utf-8"), px=px)
         except self._errors as exc:
             self._warn("write", exc)
 

@@ -11,7 +11,6 @@ writes warn.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
@@ -20,9 +19,10 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from llm_client._internal.cache_values import decoded, encoded
 from llm_client._internal.caller import warn_at_caller
 from llm_client._internal.checks import check_number
-from llm_client.caches import CacheWarning, _check_entry, _is_utf8
+from llm_client.caches import CacheWarning, _check_entry
 from llm_client.logs import log_event
 
 __all__ = ["SQLiteCache"]
@@ -144,25 +144,20 @@ class SQLiteCache:
         if row is None:
             return None
         try:
-            value = json.loads(row[0])
+            return decoded(row[0])
         except (TypeError, ValueError) as exc:
             self._warn("decode", exc)
             return None
-        if not isinstance(value, str):
-            self._warn("decode", TypeError(f"stored value is {type(value).__name__}, not str"))
-            return None
-        return value
 
     def set(self, key: str, value: str) -> None:
         _check_entry(key, value)
-        # A lone surrogate (which a JSON body can escape) is not UTF-8: keep it \u-escaped.
-        encoded = json.dumps(value, ensure_ascii=not _is_utf8(value))
+        stored = encoded(value)
         try:
             conn = self._connection()
             if getattr(self._local, "read_only", False):
                 raise sqlite3.OperationalError("the cache file is read-only here: answers are served, not stored")
             conn.execute(
-                "INSERT OR REPLACE INTO llm_cache (key, value) VALUES (?, ?)", (key, encoded)
+                "INSERT OR REPLACE INTO llm_cache (key, value) VALUES (?, ?)", (key, stored)
             )
         except sqlite3.Error as exc:
             self._drop_connection()
