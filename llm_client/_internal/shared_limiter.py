@@ -89,6 +89,7 @@ _JITTER_S = 0.05  # as in adaptive.py: what the refill brings in this time is ke
 _CONFLICTS = 200  # transactions retried when other workers changed the key in between (within 4 timeouts)
 _LEARNING_SLICE_S = 0.02  # how often a waiter checks the key before anything was learned
 _SLICE_S = 0.1  # and after: a withdrawn turn is noticed this soon
+_QUEUED_S = 1e-3  # a turn given for later than this had to wait for its place: turns around it go 1/rate apart
 
 T = TypeVar("T")
 
@@ -186,11 +187,13 @@ class SharedLimiterWarning(RuntimeWarning):
 @dataclass(frozen=True)
 class SharedTurn(Turn):
     """A turn from the shared schedule: ``redis_at`` (Redis's clock) is when it may go, ``shared_epoch``
-    the schedule it belongs to, ``tsum`` the tokens given up to and with it."""
+    the schedule it belongs to, ``tsum`` the tokens given up to and with it, ``queued`` whether it had to
+    wait for its place (False: given at once, out of a burst)."""
 
     redis_at: float = 0.0
     shared_epoch: int = 0
     tsum: float = 0.0
+    queued: bool = True
 
 
 @dataclass
@@ -481,6 +484,7 @@ class SharedLimiter(AdaptiveLimiter):
             redis_at=go,
             shared_epoch=state.epoch,
             tsum=state.tsum,
+            queued=go - now > _QUEUED_S,
         )
         self._recovered()
         with self._lock:
@@ -501,7 +505,9 @@ class SharedLimiter(AdaptiveLimiter):
         if state.epoch != turn.shared_epoch and turn.redis_at > state.changed_at:
             return self.reserve(turn.tokens)  # withdrawn: given back when the schedule moved
         left = turn.redis_at - now
-        return replace(turn, wait=0.0 if left <= 1e-4 else min(left, self._slice(state)))
+        if left <= 1e-4:  # go; a waiter that woke late sends late: the server counts it from now
+            return replace(turn, wait=0.0, redis_at=max(turn.redis_at, now))
+        return replace(turn, wait=min(left, self._slice(state)))
 
     async def aacquire(self, tokens: int = 0) -> Turn:
         """:meth:`acquire` without blocking the event loop: Redis is called from a worker thread."""
@@ -631,6 +637,12 @@ class SharedLimiter(AdaptiveLimiter):
         that differs from the shared level by more than rounding, the level is
         set to it; when more is left than it thought, the turns handed out for
         later are withdrawn (their waiters queue again). A quantized limit's headers may lower it, never raise it.
+
+        Nor may the answer to a turn given at once, out of a burst: the turns
+        given just before it were given at the same moment, to threads of other
+        processes that may send them after it, so the server's ``remaining``
+        did not count them yet and would read as more than is left. Turns that
+        queue for their place go ``1 / rate`` apart, which the rounding covers.
         """
         rate, capacity = learned.rate, learned.capacity
         bucket = bucket.retuned(now, rate, capacity)
@@ -642,7 +654,7 @@ class SharedLimiter(AdaptiveLimiter):
         level = bucket.level(now)
         tolerance = min(max(2.0, 0.02 * told.limit), 0.25 * capacity)
         if not first:
-            if abs(target - level) <= tolerance or (state.ceiling is not None and target > level):
+            if abs(target - level) <= tolerance or (target > level and (state.ceiling is not None or not turn.queued)):
                 return bucket
         if target < level:
             # Less is left than the schedule thinks: later turns go later; those handed out keep theirs

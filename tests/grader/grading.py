@@ -7,8 +7,8 @@ hint when it names none). At the end of each run that included grader tests the
 plugin prints one row per exercise: points earned of possible, a status, and
 for an exercise that is not done the hint of its first failing test (where to
 begin, the catalog's ``start``, while the exercise is not started); then the
-total and where to go next. ``--hint N`` shows hint N of each exercise that is
-not done instead: the next hint, asked for (``check("ex3", hint=2)`` in a notebook); an N
+total and where to go next. ``--hint N`` shows hint N of each exercise the run
+grades instead (done or not): the next hint, asked for (``check("ex3", hint=2)`` in a notebook); an N
 past the last hint of an exercise the run grades is a usage error that names the range.
 
 A test that fails because an exercise stub still raises NotImplementedError is
@@ -118,8 +118,9 @@ class ExerciseTally:
 
     @property
     def hint(self) -> str | None:
-        """The hint asked for; else the catalog hint of the first failing test, or where to begin if not started."""
-        if not self.info.hints or self.status == "passed":
+        """The hint asked for (shown even once the exercise passes); else, while it does not pass, the catalog hint
+        of the first failing test, or where to begin if not started."""
+        if not self.info.hints or (self.status == "passed" and self.asked_hint is None):
             return None
         hints = self.info.hints
         if self.asked_hint is not None:  # in range: the plugin refused any other at collection
@@ -147,7 +148,7 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="N",
         type=_hint_number,
         default=None,
-        help="show hint N (counted from 1) of each exercise that is not done, in place of the usual one",
+        help="show hint N (counted from 1) of each exercise the run grades, in place of the usual one",
     )
 
 
@@ -474,6 +475,8 @@ class GraderPlugin:
         label = tally.info.title + (" (optional)" if tally.info.optional else "")
         lines = [f"{tally.info.id:<5} {label:<{title_width}} {score:>9}  {tally.status}"]
         if tally.status == "passed":
+            if hints and tally.hint:  # asked for by number: a learner may read on after passing
+                lines.append(f"{indent}hint: {tally.hint}")
             return lines
         if tally.collection_error:
             lines.append(f"{indent}{error_summary(tally.collection_error)}")

@@ -257,6 +257,17 @@ def test_the_hint_asked_for_in_a_terminal_is_shown() -> None:
     assert _normalize(ex4.start) not in flat and _normalize(ex4.hints[0]) not in flat
 
 
+def test_a_hint_asked_for_is_shown_even_once_the_exercise_passes() -> None:
+    """A learner who passed may still read on: ``--hint N`` is an explicit request, so it is answered."""
+    ex4 = load_catalog()["ex4"]
+    run = run_grading(ROOT / "solutions", exercises=["ex4"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "3"])
+    flat = _normalize(run.output)
+    assert "passed" in run.output, run.output[-2000:]
+    assert _normalize(f"hint: (3 of 3) {ex4.hints[2]}") in flat, run.output[-2000:]
+    unasked = run_grading(ROOT / "solutions", exercises=["ex4"], timeout_s=RUN_TIMEOUT_S)
+    assert "hint:" not in unasked.output, "a passed exercise shows no hint unless one is asked for"
+
+
 def test_a_hint_number_past_the_last_is_an_error_naming_the_range_and_zero_is_refused() -> None:
     ex3 = load_catalog()["ex3"]
     run = run_grading(ROOT, exercises=["ex3"], timeout_s=RUN_TIMEOUT_S, extra_args=["--hint", "9"])

@@ -69,6 +69,29 @@ def test_what_one_limiter_learns_from_headers_paces_another_with_the_same_name(s
     assert other.reserve().wait == 0.0 and other.snapshot()["told"] is False  # type: ignore[index]
 
 
+def test_only_the_answer_to_a_queued_turn_can_show_that_more_is_left(server: RedisServer) -> None:
+    """Turns given at once, out of a burst, go out from many workers' threads in any order: the server's
+    ``remaining`` in the answer to one of them may not yet count those given just before it, so it cannot
+    raise the shared allowance. Turns that queued go ``1 / rate`` apart, and their answers can."""
+    first, second = SharedLimiter(server.url, "burst"), SharedLimiter(server.url, "burst")
+    first.observe(first.acquire(), openai_headers(50, 49, "20ms"))  # learned: a bucket of 50, 49 left
+    burst = [second.reserve() for _ in range(40)]
+    assert not any(turn.queued for turn in burst if isinstance(turn, SharedTurn))
+    before = second.snapshot()
+    assert before is not None and before["level"] < 12  # about 49 - 2.5 kept back - 40
+    # The last turn of the burst reached the server before the 39 others: it says only the probe was counted.
+    second.observe(burst[-1], openai_headers(50, 48, "40ms"))
+    after = second.snapshot()
+    assert after is not None and after["level"] < before["level"] + 3 and after["epoch"] == before["epoch"]
+    queued = [second.reserve() for _ in range(20)]
+    last = queued[-1]
+    assert isinstance(last, SharedTurn) and last.queued
+    # A queued turn whose answer says 30 were left: the schedule was too slow, its waiters queue again sooner.
+    second.observe(last, openai_headers(50, 30, "400ms"))
+    raised = second.snapshot()
+    assert raised is not None and raised["level"] > after["level"] + 10 and raised["epoch"] == after["epoch"] + 1
+
+
 def test_a_rate_limit_429_empties_the_shared_allowance_and_honours_retry_after(server: RedisServer) -> None:
     first, second = SharedLimiter(server.url, "x"), SharedLimiter(server.url, "x")
     turn = first.acquire()
