@@ -89,13 +89,14 @@ _JITTER_S = 0.05  # as in adaptive.py: what the refill brings in this time is ke
 _CONFLICTS = 200  # transactions retried when other workers changed the key in between (within 4 timeouts)
 _LEARNING_SLICE_S = 0.02  # how often a waiter checks the key before anything was learned
 _SLICE_S = 0.1  # and after: a withdrawn turn is noticed this soon
-_QUEUED_S = 1e-3  # a turn given for later than this had to wait for its place: turns around it go 1/rate apart
+_SETTLE_TRIPS = 2.0  # an answer shows that more is left only if its turn went this many round trips after a burst
 
 T = TypeVar("T")
 
 #: The hot path: take a turn (and ``ARGV[2]`` tokens) from the hash ``KEYS[1]`` on Redis's clock, as
 #: :meth:`Gcra.take` does, in one atomic round trip. A missing key (or one this version cannot read) starts
-#: again at ``ARGV[1]`` requests a second, one at a time; ``ARGV[3]``: the seconds the key lives on.
+#: again at ``ARGV[1]`` requests a second, one at a time; ``ARGV[3]``: the seconds the key lives on. A turn
+#: given at once (out of a burst) notes the moment in ``burst_at``.
 #: Returns ``{go, now, HGETALL}`` (times as strings: Redis would truncate a Lua number to an integer).
 TAKE_SCRIPT = """
 local key = KEYS[1]
@@ -135,6 +136,7 @@ if tokens > 0 then
   local token_go = take('t_', tokens)
   if token_go and token_go > go then go = token_go end
 end
+if go <= now then redis.call('HSET', key, 'burst_at', num(now)) end
 redis.call('HINCRBY', key, 'seq', 1)
 redis.call('HINCRBYFLOAT', key, 'tsum', tokens)
 redis.call('EXPIRE', key, ttl)
@@ -144,11 +146,12 @@ return {num(go), num(now), redis.call('HGETALL', key)}
 #: What learning writes: the hash ``ARGV[5:]`` (field, value, ...) computed in Python from a read at turn count
 #: ``ARGV[2]`` and token count ``ARGV[3]``, if no other learning was written since (its version ``lv`` is still
 #: ``ARGV[1]``; else 0 is returned and the caller reads again). Turns taken since that read are not lost: they
-#: are counted again on the new schedule, as the take did. ``ARGV[4]``: the seconds the key lives on.
+#: are counted again on the new schedule, as the take did, and a newer ``burst_at`` is kept. ``ARGV[4]``: the
+#: seconds the key lives on.
 COMMIT_SCRIPT = """
 local key = KEYS[1]
 local seq, tsum, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local cur = redis.call('HMGET', key, 'lv', 'seq', 'tsum')
+local cur = redis.call('HMGET', key, 'lv', 'seq', 'tsum', 'burst_at')
 if (cur[1] or '0') ~= ARGV[1] then return 0 end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -174,6 +177,10 @@ if tonumber(cur[3]) then
   count_again('t_', tonumber(cur[3]) - tsum)
   redis.call('HSET', key, 'tsum', cur[3])
 end
+local burst_at = tonumber(cur[4])
+if burst_at and burst_at > (tonumber(redis.call('HGET', key, 'burst_at')) or 0) then
+  redis.call('HSET', key, 'burst_at', num(burst_at))
+end
 redis.call('HINCRBY', key, 'lv', 1)
 redis.call('EXPIRE', key, ttl)
 return 1
@@ -187,13 +194,11 @@ class SharedLimiterWarning(RuntimeWarning):
 @dataclass(frozen=True)
 class SharedTurn(Turn):
     """A turn from the shared schedule: ``redis_at`` (Redis's clock) is when it may go, ``shared_epoch``
-    the schedule it belongs to, ``tsum`` the tokens given up to and with it, ``queued`` whether it had to
-    wait for its place (False: given at once, out of a burst)."""
+    the schedule it belongs to, ``tsum`` the tokens given up to and with it."""
 
     redis_at: float = 0.0
     shared_epoch: int = 0
     tsum: float = 0.0
-    queued: bool = True
 
 
 @dataclass
@@ -211,6 +216,7 @@ class _State:
     rate_limited: int = 0
     overloaded: int = 0
     lv: int = 0  # the learning's version: bumped at every write of what was learned
+    burst_at: float = 0.0  # when a turn was last given at once, out of a burst (Redis's clock)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def dump(self) -> dict[str, str]:
@@ -225,6 +231,7 @@ class _State:
             "rate_limited": str(self.rate_limited),
             "overloaded": str(self.overloaded),
             "lv": str(self.lv),
+            "burst_at": repr(self.burst_at),
         }
         if self.ceiling is not None:
             fields["ceiling"] = repr(float(self.ceiling))
@@ -272,6 +279,7 @@ class _State:
                 rate_limited=int(data["rate_limited"]),
                 overloaded=int(data["overloaded"]),
                 lv=int(data.get("lv", "0")),
+                burst_at=float(data.get("burst_at", "0")),
             )
         except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
             return None
@@ -484,7 +492,6 @@ class SharedLimiter(AdaptiveLimiter):
             redis_at=go,
             shared_epoch=state.epoch,
             tsum=state.tsum,
-            queued=go - now > _QUEUED_S,
         )
         self._recovered()
         with self._lock:
@@ -636,13 +643,16 @@ class SharedLimiter(AdaptiveLimiter):
         then it refilled, and every worker was given ``given_after`` more. When
         that differs from the shared level by more than rounding, the level is
         set to it; when more is left than it thought, the turns handed out for
-        later are withdrawn (their waiters queue again). A quantized limit's headers may lower it, never raise it.
+        later are withdrawn (their waiters queue again) and it goes halfway
+        there. A quantized limit's headers may lower it, never raise it.
 
-        Nor may the answer to a turn given at once, out of a burst: the turns
-        given just before it were given at the same moment, to threads of other
-        processes that may send them after it, so the server's ``remaining``
-        did not count them yet and would read as more than is left. Turns that
-        queue for their place go ``1 / rate`` apart, which the rounding covers.
+        Nor may the answer to a turn that went within two of its round trips
+        (from its time to go until now) of the last turn given at once, out of
+        a burst (``burst_at``): the turns of a burst are given at the same
+        moment to threads of many processes, which may send them after this
+        one, so the server's ``remaining`` may not count them yet and reads as
+        more than is left. Later turns go ``1 / rate`` apart, which the
+        rounding covers.
         """
         rate, capacity = learned.rate, learned.capacity
         bucket = bucket.retuned(now, rate, capacity)
@@ -653,8 +663,10 @@ class SharedLimiter(AdaptiveLimiter):
         target = server - spare - given_after
         level = bucket.level(now)
         tolerance = min(max(2.0, 0.02 * told.limit), 0.25 * capacity)
+        round_trip = max(0.0, now - turn.redis_at)
+        settled = turn.redis_at - state.burst_at >= _SETTLE_TRIPS * round_trip and turn.redis_at > state.burst_at
         if not first:
-            if abs(target - level) <= tolerance or (target > level and (state.ceiling is not None or not turn.queued)):
+            if abs(target - level) <= tolerance or (target > level and (state.ceiling is not None or not settled)):
                 return bucket
         if target < level:
             # Less is left than the schedule thinks: later turns go later; those handed out keep theirs
@@ -662,7 +674,10 @@ class SharedLimiter(AdaptiveLimiter):
             return bucket.with_level(now, target)
         pending = max(0.0, -level)  # more is left: turns handed out for later than now are withdrawn, queued again
         _withdraw(state, now)
-        return bucket.with_level(now, target + pending)
+        if first:
+            return bucket.with_level(now, target + pending)
+        # Halfway: one answer may still be out of date by a few turns, and the next ones come 1 / rate apart.
+        return bucket.with_level(now, pending + level + (target - level) / 2)
 
 
 def _withdraw(state: _State, now: float) -> None:

@@ -69,14 +69,14 @@ def test_what_one_limiter_learns_from_headers_paces_another_with_the_same_name(s
     assert other.reserve().wait == 0.0 and other.snapshot()["told"] is False  # type: ignore[index]
 
 
-def test_only_the_answer_to_a_queued_turn_can_show_that_more_is_left(server: RedisServer) -> None:
+def test_only_an_answer_to_a_turn_well_after_a_burst_can_show_that_more_is_left(server: RedisServer) -> None:
     """Turns given at once, out of a burst, go out from many workers' threads in any order: the server's
     ``remaining`` in the answer to one of them may not yet count those given just before it, so it cannot
-    raise the shared allowance. Turns that queued go ``1 / rate`` apart, and their answers can."""
+    raise the shared allowance. A turn that went two of its round trips after the burst can."""
     first, second = SharedLimiter(server.url, "burst"), SharedLimiter(server.url, "burst")
     first.observe(first.acquire(), openai_headers(50, 49, "20ms"))  # learned: a bucket of 50, 49 left
     burst = [second.reserve() for _ in range(40)]
-    assert not any(turn.queued for turn in burst if isinstance(turn, SharedTurn))
+    assert all(turn.wait == 0.0 for turn in burst)
     before = second.snapshot()
     assert before is not None and before["level"] < 12  # about 49 - 2.5 kept back - 40
     # The last turn of the burst reached the server before the 39 others: it says only the probe was counted.
@@ -85,8 +85,9 @@ def test_only_the_answer_to_a_queued_turn_can_show_that_more_is_left(server: Red
     assert after is not None and after["level"] < before["level"] + 3 and after["epoch"] == before["epoch"]
     queued = [second.reserve() for _ in range(20)]
     last = queued[-1]
-    assert isinstance(last, SharedTurn) and last.queued
-    # A queued turn whose answer says 30 were left: the schedule was too slow, its waiters queue again sooner.
+    assert isinstance(last, SharedTurn) and last.wait > 0  # it goes 1 / rate after the one before it
+    # Its answer (no round trip yet: it is observed before its time) says 30 were left: the schedule was too
+    # slow, and its waiters queue again sooner.
     second.observe(last, openai_headers(50, 30, "400ms"))
     raised = second.snapshot()
     assert raised is not None and raised["level"] > after["level"] + 10 and raised["epoch"] == after["epoch"] + 1
