@@ -19,7 +19,10 @@ What the key holds (a Redis hash, one field per figure):
 - whether the rate came from headers, the quantized ceiling, the count of
   turns and tokens ever given (``seq``, ``tsum``) and the schedule's
   ``epoch``, bumped when a signal moves the schedule: turns handed out for
-  later than that moment are withdrawn, and their waiters queue again.
+  later than that moment are withdrawn, and their waiters queue again;
+- ``burst_at``, when a turn was last given at once, out of a burst: until
+  two round trips after it, no answer may show that more is left (see
+  :meth:`SharedLimiter._line_up_shared`).
 
 Taking a turn, the hot path, is one round trip: a Lua script
 (:data:`TAKE_SCRIPT`, sent by ``EVALSHA``) reads Redis's clock, schedules
