@@ -132,7 +132,7 @@ def credentials_redacted(response: httpx.Response) -> Iterator[None]:
         yield
     except (ProviderError, httpx.HTTPError) as exc:
         if isinstance(exc, ProviderError) and exc.request_id is None:
-            exc.request_id = provider_details(response)[2]
+            exc.request_id = request_id_of(response)
         with suppress(RuntimeError):  # a Response built without a request sent no credential
             redact_exception(exc, response.request)
         raise
@@ -173,9 +173,10 @@ def rate_limit_headers(response: httpx.Response) -> dict[str, str]:
 
 
 def _body(response: httpx.Response) -> Any:
+    """The response's JSON body, or None: not JSON, or a streamed body already consumed (never read again)."""
     try:
         return response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead, httpx.StreamConsumed):
         return None
 
 
@@ -230,14 +231,21 @@ def provider_details(response: httpx.Response) -> tuple[str | None, str | None, 
     kind = code = None
     if isinstance(error, dict):
         kind, code = error.get("type"), error.get("code")
-    request_id = next((response.headers[name] for name in _REQUEST_ID_HEADERS if name in response.headers), None)
 
     def text(value: Any) -> str | None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
         return redact_credentials(value, response)[:200] if isinstance(value, str) and value else None
 
-    return text(kind), text(code), text(request_id)
+    return text(kind), text(code), request_id_of(response)
+
+
+def request_id_of(response: httpx.Response) -> str | None:
+    """The provider's id of the request, from the response's headers only (``x-request-id``, Anthropic's
+    ``request-id``), redacted and cut at 200 characters; None when not given. Never reads the body, so it
+    is safe on a streamed response."""
+    found = next((response.headers[name] for name in _REQUEST_ID_HEADERS if name in response.headers), None)
+    return redact_credentials(found, response)[:200] if found else None
 
 
 # 429 bodies that no wait within a call cures. Codes from OpenAI's documented error codes

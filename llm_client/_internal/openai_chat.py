@@ -14,9 +14,9 @@ import httpx
 from llm_client._internal.http_support import (
     credentials_redacted,
     json_body,
-    provider_details,
     rate_limit_headers,
     redact_credentials,
+    request_id_of,
     resolve_api_key,
 )
 from llm_client._internal.sender import DEFAULT_MAX_RESPONSE_BYTES
@@ -218,5 +218,5 @@ class OpenAIProvider(HTTPProvider):
                 finish_reason=choice.get("finish_reason"),
                 usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
                 headers=rate_limit_headers(response),
-                request_id=provider_details(response)[2],
+                request_id=request_id_of(response),
             )

@@ -34,12 +34,7 @@ import httpx
 
 from llm_client._internal.attempt_deadline import attempt_ends
 from llm_client._internal.body import BoundedBody
-from llm_client._internal.http_support import (
-    _REQUEST_ID_HEADERS,
-    provider_details,
-    redact_credentials,
-    redact_exception,
-)
+from llm_client._internal.http_support import redact_exception, request_id_of
 from llm_client._internal.sender import HTTPSender, _asking, _finished, _in_memory
 from llm_client._internal.stream_core import StreamEnd, StreamReading, StreamTimer
 from llm_client.errors import ProviderError, ResponseTooLargeError
@@ -83,8 +78,9 @@ def _request(
 
 
 def _tag(exc: ProviderError, response: httpx.Response | None) -> None:
+    """Give ``exc`` the provider's id of the request, from the headers: a streamed body is never read again."""
     if response is not None and exc.request_id is None:
-        exc.request_id = provider_details(response)[2]
+        exc.request_id = request_id_of(response)
 
 
 # -- sync ----------------------------------------------------------------------------------------
@@ -211,9 +207,7 @@ def _with_id(end: StreamEnd, response: httpx.Response) -> StreamEnd:
     """
     if end.request_id is not None:
         return end
-    found = next((response.headers[name] for name in _REQUEST_ID_HEADERS if name in response.headers), None)
-    request_id = redact_credentials(found, response)[:200] if found else None
-    return StreamEnd(end.finish_reason, end.model, end.usage, request_id)
+    return StreamEnd(end.finish_reason, end.model, end.usage, request_id_of(response))
 
 
 # -- async ---------------------------------------------------------------------------------------

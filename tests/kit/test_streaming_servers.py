@@ -21,9 +21,11 @@ from llm_client import (
     AsyncLLMClient,
     LLMClient,
     LLMConnectionError,
+    LLMError,
     LLMRequest,
     LLMTimeoutError,
     OpenAIProvider,
+    ProviderError,
     RetriesExhaustedError,
     StreamInterruptedError,
 )
@@ -33,6 +35,7 @@ pytestmark = pytest.mark.kit
 REQ = LLMRequest(prompt="hi", model="m")
 TINY_S = 0.3  # the real timeout of the stalled streams below
 GAP_S = 0.02  # the pace of the pings and the text of the servers below
+REQUEST_ID = "req_stream_1"  # the provider's id of the request, in every answer's headers
 
 Behaviour = Callable[[socket.socket, threading.Event], None]
 
@@ -88,7 +91,10 @@ class StreamServer:
                     return
                 data += chunk
             self.requests += 1
-            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
+                b"x-request-id: " + REQUEST_ID.encode() + b"\r\nrequest-id: " + REQUEST_ID.encode() + b"\r\n\r\n"
+            )
             self.behaviour(conn, self.stop)
         except OSError:
             self.hung_up.set()
@@ -275,3 +281,71 @@ def test_the_async_stream_keeps_the_idle_bound_through_comments() -> None:
         got, error = on_a_thread(lambda: asyncio.run(main()))
     assert got == ["Hi"] and isinstance(error, StreamInterruptedError)
     assert isinstance(error.cause, LLMTimeoutError)
+
+
+def then_end(*events: str) -> Behaviour:
+    """Send ``events``, then end the body cleanly (the last chunk): no [DONE], no message_stop."""
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        for event in events:
+            send(conn, event)
+        conn.sendall(b"0\r\n\r\n")
+
+    return behaviour
+
+
+OPENAI_ERROR = 'data: {"error": {"message": "boom", "type": "server_error", "code": "overloaded"}}\n\n'
+ANTHROPIC_ERROR = (
+    'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+)
+BROKEN_STREAMS = {
+    "openai, an empty body": ("openai", then_end()),
+    "openai, a chunk that is not JSON": ("openai", then_end("data: {not json\n\n")),
+    "openai, an error event first": ("openai", then_end(OPENAI_ERROR)),
+    "openai, text then an error event": ("openai", then_end(openai_text("Hi"), OPENAI_ERROR)),
+    "openai, text then the end without [DONE]": ("openai", then_end(openai_text("Hi"))),
+    "anthropic, an empty body": ("anthropic", then_end()),
+    "anthropic, an error event first": ("anthropic", then_end(ANTHROPIC_ERROR)),
+    "anthropic, text then the end without message_stop": ("anthropic", then_end(anthropic_text("Hi"))),
+}
+
+
+def _provider_error(error: BaseException) -> ProviderError | None:
+    """The provider's error behind ``error``: itself, the last attempt's, or what interrupted the stream."""
+    for candidate in (error, getattr(error, "last_error", None), getattr(error, "cause", None), error.__cause__):
+        if isinstance(candidate, ProviderError):
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("case", BROKEN_STREAMS)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_stream_broken_after_a_2xx_ends_in_an_llm_error_with_the_request_id(case: str, mode: str) -> None:
+    """After a 2xx the body is consumed as it streams: mapping what went wrong reads only the headers,
+    never the body again (reading it raised httpx's ResponseNotRead, which escaped the client)."""
+    kind, behaviour = BROKEN_STREAMS[case]
+    with StreamServer(behaviour) as server:
+        provider = openai_provider(server) if kind == "openai" else anthropic_provider(server)
+        if mode == "sync":
+            got, error = on_a_thread(lambda: run(sync_client(provider, max_retries=0).stream(REQ)))
+        else:
+
+            async def main() -> tuple[list[str], BaseException | None]:
+                llm = AsyncLLMClient(provider, max_retries=0, sleep=lambda s: asyncio.sleep(0))
+                got: list[str] = []
+                try:
+                    async for delta in llm.stream(REQ):
+                        got.append(delta)
+                except Exception as exc:
+                    return got, exc
+                finally:
+                    await llm.aclose()
+                return got, None
+
+            got, error = on_a_thread(lambda: asyncio.run(main()))
+    assert isinstance(error, LLMError), f"{case}: {error!r} escaped the client"
+    assert got == (["Hi"] if "text then" in case else [])
+    if got:
+        assert isinstance(error, StreamInterruptedError) and error.partial_text == "Hi"
+    provider_error = _provider_error(error)
+    assert provider_error is not None and provider_error.request_id == REQUEST_ID, f"{case}: {error!r}"

@@ -10,8 +10,8 @@ from llm_client._internal.checks import check_int
 from llm_client._internal.http_support import (
     credentials_redacted,
     json_body,
-    provider_details,
     rate_limit_headers,
+    request_id_of,
     resolve_api_key,
 )
 from llm_client._internal.sender import DEFAULT_MAX_RESPONSE_BYTES
@@ -197,5 +197,5 @@ class AnthropicProvider(HTTPProvider):
                 finish_reason=body.get("stop_reason"),
                 usage={k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {},
                 headers=rate_limit_headers(response),
-                request_id=provider_details(response)[2],
+                request_id=request_id_of(response),
             )
