@@ -35,6 +35,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Literal, Protocol, TypeAlias
 
 from llm_client._internal.adaptive import AdaptiveLimiter
+from llm_client._internal.caller import at_site, call_site, site_var
 from llm_client._internal.checks import check_int
 from llm_client._internal.rate_limiter import PacedProvider, RateLimiter
 from llm_client.errors import LLMError
@@ -156,6 +157,7 @@ def run_batch(
     results: list[BatchResult | None] = [None] * len(items)
     tally = _Tally(len(items), progress)
     stop = threading.Event()
+    site = call_site()  # the worker threads' warnings point at the line that called run_batch
 
     def one(index: int) -> None:
         if stop.is_set():
@@ -172,7 +174,7 @@ def run_batch(
 
     try:
         with ThreadPoolExecutor(max_workers=min(concurrency, len(items)) or 1, thread_name_prefix="llm-batch") as pool:
-            futures: list[Future[None]] = [pool.submit(one, index) for index in range(len(items))]
+            futures: list[Future[None]] = [pool.submit(at_site, site, one, index) for index in range(len(items))]
             try:
                 wait(futures, return_when=FIRST_EXCEPTION)
             finally:
@@ -227,7 +229,11 @@ async def arun_batch(
             results[index] = result
             tally.record(result)
 
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(items)))]
+    token = site_var.set(call_site())  # copied into each task: their warnings point at the awaiting line
+    try:
+        workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(items)))]
+    finally:
+        site_var.reset(token)
     try:
         if workers:
             await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)

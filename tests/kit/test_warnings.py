@@ -23,6 +23,8 @@ from llm_client import (
     MemoryCache,
     SQLiteCache,
     TruncatedAnswerWarning,
+    arun_batch,
+    run_batch,
 )
 
 pytestmark = pytest.mark.kit
@@ -104,3 +106,47 @@ def test_a_cache_that_cannot_be_read_warns_from_the_callers_line(tmp_path: Path)
     cache_warnings = [w for w in caught if w.category is CacheWarning]
     assert cache_warnings, "a corrupt cache file warns"
     assert {(w.filename, w.lineno) for w in cache_warnings} == {(HERE, line)}
+
+
+def test_a_batch_on_threads_warns_from_the_line_that_called_run_batch() -> None:
+    """Its calls run on a thread pool, whose stack starts in the standard library, not at the caller's line."""
+    client = LLMClient(Cut(), key_fn=lambda r: r.prompt, sleep=lambda s: None)
+    requests = [LLMRequest(model="m", prompt=f"p{i}") for i in range(6)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = _line() + 1
+        results = run_batch(client, requests, concurrency=3, limiter=None, progress=False)
+    assert results == ["Paris is"] * 6
+    assert [(w.filename, w.lineno) for w in caught if w.category is TruncatedAnswerWarning] == [(HERE, line)] * 6
+
+
+def test_a_batch_of_tasks_warns_from_the_line_that_awaited_arun_batch() -> None:
+    client = AsyncLLMClient(Cut(), key_fn=lambda r: r.prompt, sleep=_no_sleep)
+    requests = [LLMRequest(model="m", prompt=f"p{i}") for i in range(6)]
+    lines: list[int] = []
+
+    async def main() -> list[object]:
+        lines.append(_line() + 1)
+        return await arun_batch(client, requests, concurrency=3, limiter=None, progress=False)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = asyncio.run(main())
+    assert results == ["Paris is"] * 6
+    assert [(w.filename, w.lineno) for w in caught if w.category is TruncatedAnswerWarning] == [(HERE, lines[0])] * 6
+
+
+def test_under_the_default_filter_a_batch_warns_once_from_its_line_and_a_module_filter_matches_it() -> None:
+    client = LLMClient(Cut(), key_fn=lambda r: r.prompt, sleep=lambda s: None)
+    requests = [LLMRequest(model="m", prompt=f"p{i}") for i in range(4)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        globals().pop("__warningregistry__", None)
+        run_batch(client, requests, concurrency=2, limiter=None, progress=False)
+    assert [w.category for w in caught] == [TruncatedAnswerWarning], "once for the line, not once per thread"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=TruncatedAnswerWarning, module=__name__)
+        run_batch(client, requests, concurrency=2, limiter=None, progress=False)
+    assert [w for w in caught if w.category is TruncatedAnswerWarning] == [], "a filter on the caller's module"
