@@ -90,6 +90,14 @@ class StreamServer:
                 if not chunk:
                     return
                 data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.lower().split(b"\r\n")
+            length = next((int(line.split(b":", 1)[1]) for line in lines if line.startswith(b"content-length:")), 0)
+            while len(body) < length:  # read the whole request: closing on unread bytes would reset the connection
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                body += chunk
             self.requests += 1
             conn.sendall(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
