@@ -938,6 +938,51 @@ MUTANTS: tuple[Mutant, ...] = (
         return sleep_s
         """,
     ),
+    Mutant(
+        "cache_hit_reports_another_model", "ex1", "LLMClient._call_path",
+        why="a stored answer comes back as LLMResponse(text, 'cache'): call_response() reports a model that never "
+        "answered instead of the request's",
+        body="""
+        if call.key is not None and self.cache is not None:
+            cached = self.cache.get(call.key)
+            if cached is not None:
+                call.log(logging.INFO, "llm.cache_hit", None, latency_s=0.0)
+                return LLMResponse(cached, "cache")
+        for attempt in range(call.policy.max_retries + 1):
+            try:
+                response = self.provider.complete(req, timeout_s=call.attempt_timeout())
+            except LLMError as error:
+                self.sleep(after_failure(call, error, attempt))
+                continue
+            call.log(logging.INFO, "llm.attempt_ok", attempt, latency_s=call.latency())
+            if call.key is not None and self.cache is not None and (self.cache_truncated or not response.truncated):
+                self.cache.set(call.key, response.text)
+            return response
+        raise self._no_error_after(call)
+        """,
+    ),
+    Mutant(
+        "cache_read_twice", "ex1", "LLMClient._call_path",
+        why="the cache is tested, then read again: an entry evicted between the two reads (a TTL, an LRU, another "
+        "process) makes the call return None",
+        body="""
+        if call.key is not None and self.cache is not None:
+            if self.cache.get(call.key) is not None:
+                call.log(logging.INFO, "llm.cache_hit", None, latency_s=0.0)
+                return LLMResponse(self.cache.get(call.key), req.model)
+        for attempt in range(call.policy.max_retries + 1):
+            try:
+                response = self.provider.complete(req, timeout_s=call.attempt_timeout())
+            except LLMError as error:
+                self.sleep(after_failure(call, error, attempt))
+                continue
+            call.log(logging.INFO, "llm.attempt_ok", attempt, latency_s=call.latency())
+            if call.key is not None and self.cache is not None and (self.cache_truncated or not response.truncated):
+                self.cache.set(call.key, response.text)
+            return response
+        raise self._no_error_after(call)
+        """,
+    ),
     # -- ex2: the cache key ------------------------------------------------------------------------
     Mutant(
         "key_misses_system_prompt", "ex2", "make_cache_key",
@@ -1079,6 +1124,40 @@ MUTANTS: tuple[Mutant, ...] = (
         canonical = {field.name: _canonical(getattr(req, field.name) or 0) for field in fields(req)}
         raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+        """,
+    ),
+    Mutant(
+        "key_names_todays_fields", "ex2", "make_cache_key",
+        why="today's eight field names written out instead of dataclasses.fields: a field added to LLMRequest later "
+        "is not keyed",
+        body="""
+        names = ("model", "prompt", "system_prompt", "temperature", "max_tokens", "top_p", "stop", "reasoning_effort")
+        canonical = {name: _canonical(getattr(req, name)) for name in names}
+        raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+        """,
+    ),
+    Mutant(
+        "key_unset_max_tokens_as_a_default", "ex2", "make_cache_key",
+        why="an unset max_tokens keyed as 4096, a provider's default: unset and max_tokens=4096 share a key",
+        body="""
+        canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}
+        if canonical["max_tokens"] is None:
+            canonical["max_tokens"] = 4096.0
+        raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+        """,
+    ),
+    Mutant(
+        "key_salted_with_the_host_name", "ex2", "make_cache_key",
+        why="the host name mixed into the key: the same request gets another key on another machine, so a cache "
+        "shared through a SQLite file or Redis never hits",
+        body="""
+        import platform
+
+        canonical = {field.name: _canonical(getattr(req, field.name)) for field in fields(req)}
+        raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256((platform.node() + raw).encode("utf-8")).hexdigest()
         """,
     ),
     # -- ex3: backoff and jitter -------------------------------------------------------------------
@@ -2419,6 +2498,72 @@ MUTANTS: tuple[Mutant, ...] = (
         if not response.is_success:
             raise error_for_response(response, provider=self.name)
         return self.parse(response)
+        """,
+    ),
+    Mutant(
+        "status_600_is_server_error", "ex6", "error_for_status",
+        why="a status of 600 or more becomes a retryable ServerError, where only 500-599 is a 5xx",
+        body="""
+        kwargs: dict[str, Any] = {"status_code": status, "provider_message": detail}
+        if status == 429:
+            return RateLimitError(described, retry_after=parse_retry_after(response.headers), **kwargs)
+        if status == 408:
+            return LLMTimeoutError(described, **kwargs)
+        if status == 409 or status >= 500:
+            return ServerError(described, **kwargs)
+        if status in (401, 403):
+            return AuthenticationError(described, **kwargs)
+        if 400 <= status < 500:
+            return InvalidRequestError(described, **kwargs)
+        return MalformedResponseError(described, **kwargs)
+        """,
+    ),
+    Mutant(
+        "a_1xx_is_an_answer", "ex6", "HTTPProvider.complete",
+        why="only a status of 400 or more is an error, so a 1xx with a completion's body is parsed as an answer",
+        body="""
+        headers = self.headers()
+        try:
+            response = self._http.post(self.url, json=self.payload(req), headers=headers, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc, provider=self.name) from exc
+        if response.status_code >= 400:
+            raise error_for_response(response, provider=self.name)
+        return self.parse(response)
+        """,
+    ),
+    Mutant(
+        "decoding_error_is_malformed_response", "ex6", "error_for_transport",
+        why="an httpx.DecodingError becomes a MalformedResponseError, not the docstring's LLMConnectionError",
+        body="""
+        if isinstance(exc, httpx.TimeoutException):
+            return LLMTimeoutError(f"{provider} did not answer in time ({type(exc).__name__})")
+        if isinstance(exc, httpx.UnsupportedProtocol):
+            return ConfigurationError(f"{provider}: unsupported URL ({exc})")
+        if isinstance(exc, httpx.DecodingError):
+            return MalformedResponseError(f"{provider}: the body could not be decoded ({exc})")
+        if isinstance(exc, httpx.TransportError):
+            return LLMConnectionError(f"{provider}: connection failed ({type(exc).__name__}: {exc})")
+        return LLMConnectionError(f"{provider}: HTTP error ({type(exc).__name__}: {exc})")
+        """,
+    ),
+    Mutant(
+        "status_message_is_the_detail_alone", "ex6", "error_for_status",
+        why="the message is the provider's detail alone: str(error) names neither the provider nor the status",
+        body="""
+        kwargs: dict[str, Any] = {"status_code": status, "provider_message": detail}
+        described = detail or ""
+        if status == 429:
+            return RateLimitError(described, retry_after=parse_retry_after(response.headers), **kwargs)
+        if status == 408:
+            return LLMTimeoutError(described, **kwargs)
+        if status == 409 or 500 <= status < 600:
+            return ServerError(described, **kwargs)
+        if status in (401, 403):
+            return AuthenticationError(described, **kwargs)
+        if 400 <= status < 500:
+            return InvalidRequestError(described, **kwargs)
+        return MalformedResponseError(described, **kwargs)
         """,
     ),
     # -- ex7: the token bucket (optional) ----------------------------------------------------------

@@ -35,9 +35,12 @@ def make_cache_key(req: LLMRequest) -> str:
     field counts (model, prompt, system_prompt, temperature, max_tokens, top_p,
     stop, reasoning_effort, and any field added to LLMRequest later), and a
     setting left unset (None, never sent) differs from every value it could
-    take. The same effective input gets the same key, in every process and for
-    every PYTHONHASHSEED (so never ``hash()``). The key holds only the request,
-    never an API key or other secret.
+    take, whatever the provider's default is (``max_tokens=None`` is not 4096,
+    ``reasoning_effort=None`` not "medium"). The same effective input gets the
+    same key in every process, for every PYTHONHASHSEED (so never ``hash()``),
+    and on every machine: caches are shared through SQLite files and Redis, so
+    the key holds only the request, never the host name, an API key or any
+    other secret.
 
     Examples: a system prompt of "You are a pirate." and one of "You are a
     poet." give different keys; ``temperature=None`` and ``temperature=0``

@@ -152,9 +152,12 @@ class LLMClient(SyncClientBase):
         The contract:
 
         - With a cache key (``call.key`` is not None; ``self.cache`` is then
-          set), a stored text is the answer: log ``llm.cache_hit`` (INFO, with
-          ``latency_s=0.0``; ``attempt`` None) and return it as
-          ``LLMResponse(text, req.model)`` without asking the provider.
+          set), read the cache once, ``self.cache.get(call.key)``, and keep
+          what it returned: a second read could miss an entry evicted in
+          between. A stored text is the answer: log ``llm.cache_hit`` (INFO,
+          with ``latency_s=0.0``; ``attempt`` None) and return it as
+          ``LLMResponse(text, req.model)`` without asking the provider, so
+          ``call_response`` reports the request's model (and ``from_cache``).
           An empty text is an answer too.
         - Otherwise make at most ``call.policy.max_retries + 1`` attempts, each
           ``self.provider.complete(req, timeout_s=call.attempt_timeout())``.

@@ -14,8 +14,9 @@ nothing waits for real or touches the network:
 - ``sleep`` and ``clock`` are a fake Clock: each sleep is recorded and moves the clock.
 
 Each table then checks what the contract in llm_client/client.py says: the text returned (its type first, then
-its value) or the error raised (its exact type, ``attempts``, ``last_error`` and ``__cause__``), the provider's
-attempts and the timeout each was given, the sleeps, the cache's reads and writes, and the log events (caught
+its value; for a stored answer, the whole response ``call_response`` returns) or the error raised (its exact
+type, ``attempts``, ``last_error`` and ``__cause__``), the provider's attempts and the timeout each was given,
+the sleeps, the cache's reads (one per call) and writes, and the log events (caught
 from the "llm_client" logger, with their fields). The last test replays fixed-seed fault sequences through both
 clients and compares each outcome with the oracle in fault_oracle.py, written from the rules, not from the
 reference.
@@ -145,6 +146,18 @@ class RecordingCache(MemoryCache):
         super().set(key, value)
 
 
+class EvictingCache(RecordingCache):
+    """A RecordingCache that forgets an entry once it has been read, as a TTL that ends (or an LRU that
+    evicts) between two reads would: only the text the first read returned is left to answer with."""
+
+    def get(self, key: str) -> str | None:
+        value = super().get(key)
+        if value is not None:
+            with self._lock:
+                self._store.pop(key, None)
+        return value
+
+
 class ScriptedWaits:
     """The ``waits`` setting: after attempt n, wait ``seconds[n]`` (1.0 past the table); records each
     (error, attempt) it was asked about, in order."""
@@ -194,6 +207,19 @@ def outcome_of(client: LLMClient, *, warn: bool = False, **options: object) -> o
             if not warn:
                 warnings.simplefilter("ignore", TruncatedAnswerWarning)
             return client.call(REQ, **options)  # type: ignore[arg-type]
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        return exc
+
+
+def response_of(client: LLMClient, **options: object) -> object:
+    """The LLMResponse ``client.call_response(REQ, **options)`` returns (call()'s text and the rest of the
+    answer), or the exception it raises (an exercise stub's NotImplementedError goes up)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TruncatedAnswerWarning)
+            return client.call_response(REQ, **options)  # type: ignore[arg-type]
     except NotImplementedError:
         raise
     except Exception as exc:
@@ -266,13 +292,31 @@ def test_a_stored_answer_is_returned_without_asking_the_provider(caplog: pytest.
         f"expected a stored answer returned as LLMResponse(text, req.model), not cut, got the warnings {cut}"
     )
     assert provider.attempts == 0, f"expected no attempt on a cache hit, got {provider.attempts}"
-    assert cache.gets and set(cache.gets) == {KEY}, f"expected the cache read under call.key {KEY!r}, got {cache.gets}"
+    assert cache.gets == [KEY], (
+        f"expected the cache read once, under call.key {KEY!r}, got the reads {cache.gets}: keep the text get "
+        "returned (a second read can miss an entry evicted in between)"
+    )
     assert cache.sets == [], f"expected nothing stored on a cache hit (it is there already), got {cache.sets}"
     assert clock.sleeps == [], f"expected no sleep on a cache hit, got {clock.sleeps}"
     got = [(r.event, r.levelno, *fields(r, "attempt", "latency_s")) for r in events(caplog)]  # type: ignore[attr-defined]
     want = [("llm.cache_hit", logging.INFO, None, 0.0)]
     assert got == want, f"expected one event (event, level, attempt, latency_s) {want}, got {got}"
     check_call_fields(events(caplog))
+    # call_response: the whole answer a hit gives, LLMResponse(text, req.model) marked from_cache by the client
+    clock = Clock()
+    provider = ScriptedProvider(clock, [("from the provider", 0.0)])
+    answer = response_of(make_client(clock, provider, cache=RecordingCache({KEY: "stored answer"})))
+    expected = LLMResponse("stored answer", REQ.model, from_cache=True)
+    assert isinstance(answer, LLMResponse) and answer == expected, (
+        f"expected call_response() of a stored answer to be {expected!r} (the request's model, no finish_reason, "
+        f"usage or request_id: return LLMResponse(text, req.model)), got {answer!r}"
+    )
+    # a cache that forgets the entry once it has been read (a TTL ending between two reads)
+    clock = Clock()
+    provider = ScriptedProvider(clock, [("from the provider", 0.0)])
+    evicting = EvictingCache({KEY: "stored answer"})
+    outcome = outcome_of(make_client(clock, provider, cache=evicting))
+    check_text(outcome, "stored answer", "the text the one cache read returned, even when the entry is gone after it")
 
 
 @pytest.mark.points(1)
@@ -315,6 +359,9 @@ def test_a_miss_asks_the_provider_once_and_stores_the_answer_under_the_call_key(
         )
         check_text(outcome_of(client), "fresh answer", f"the stored answer, {what}")
         assert provider.attempts == 1, f"expected the second call answered from the cache ({what})"
+        assert cache.gets == [key, key], (
+            f"expected one cache read per call, under call.key {key!r} ({what}), got the reads {cache.gets}"
+        )
         assert clock.sleeps == [], f"expected no sleep ({what}), got {clock.sleeps}"
 
 

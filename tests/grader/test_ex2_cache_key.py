@@ -6,6 +6,7 @@ stay the same for the same effective input, and be the same in every process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -45,6 +46,16 @@ FIELD_CHANGES = {
     "reasoning_effort": (BASE, replace(BASE, reasoning_effort="low")),
 }
 
+# For each field whose default is None (unset: never sent, so the provider's own default applies), values that
+# default might be mistaken for; the unset request must get a key apart from each.
+UNSET_LOOKALIKES: dict[str, list[Any]] = {
+    "system_prompt": ["You are a helpful assistant.", "None", "null", "none", "default"],
+    "temperature": [0, 0.0, 1, 1.0, 0.7],
+    "max_tokens": [1, 256, 1024, 4096, 8192],
+    "top_p": [1, 1.0, 0.9],
+    "reasoning_effort": ["none", "minimal", "low", "medium", "high"],
+}
+
 
 @pytest.mark.points(1)
 @pytest.mark.hint(2)
@@ -78,6 +89,14 @@ def test_key_changes_when_any_field_changes(field_name: str) -> None:
         f"({getattr(before, field_name)!r} -> {getattr(after, field_name)!r}), got the same key: "
         f"{field_name} can change the answer, so it must be part of the key"
     )
+    unset = {f.name for f in dataclasses.fields(LLMRequest) if f.default is None}
+    assert unset == set(UNSET_LOOKALIKES), f"UNSET_LOOKALIKES must name {sorted(unset)}"  # the grader's own check
+    for value in UNSET_LOOKALIKES.get(field_name, []):
+        assert make_cache_key(BASE) != make_cache_key(replace(BASE, **{field_name: value})), (
+            f"expected {field_name} left unset (None: not sent, the provider's default applies) and "
+            f"{field_name}={value!r} to give two keys, got the same key: an unset setting is not any value it "
+            "could take, so key None as None"
+        )
 
 
 # Separators a key built by joining strings might use, and the ways it might write a field's name.
@@ -175,7 +194,7 @@ def test_every_character_and_digit_of_a_value_counts() -> None:
 
 @pytest.mark.points(1)
 @pytest.mark.hint(3)
-def test_temperature_0_and_0_0_share_a_key() -> None:
+def test_equal_numbers_share_a_key_and_a_field_added_later_is_keyed() -> None:
     as_int = LLMRequest(model="gpt-test", prompt="hi", temperature=0)
     as_float = LLMRequest(model="gpt-test", prompt="hi", temperature=0.0)
     assert make_cache_key(as_int) == make_cache_key(as_float), (
@@ -189,13 +208,59 @@ def test_temperature_0_and_0_0_share_a_key() -> None:
         "expected temperature left unset (None: not sent) and temperature=0 to give two keys: the model's "
         "default temperature is not 0"
     )
+    # A field added to LLMRequest later (seed), in a new process whose request.py has it from the start.
+    seeds = [None, 0, 1, 42]
+    requests = [{**_fields_of(BASE), "seed": seed} for seed in seeds]
+    keys = _keys_in_a_new_process(requests, hash_seed="0", mode="added_field")
+    assert len(set(keys)) == len(seeds), (
+        f"expected four keys for requests that differ only in a field added to LLMRequest later (seed={seeds}), "
+        f"got {len(set(keys))}: list the request's fields with dataclasses.fields instead of naming today's, so "
+        "a new field is keyed without an edit"
+    )
 
 
 # The child first loads only the modules that define LLMRequest and make_cache_key, without running the
 # package's __init__ (which imports httpx and pydantic): a start-up of milliseconds instead of a second,
-# and the same make_cache_key. Code that needs the whole package gets it imported as usual.
+# and the same make_cache_key. Code that needs the whole package gets it imported as usual. A sixth argument
+# changes the world first: "elsewhere", the standard library reports another machine's host name and user;
+# "added_field", LLMRequest has one more field, seed (None: unset), as if request.py had gained it.
 _CHILD = """
-import importlib, json, sys, types
+import dataclasses, importlib, importlib.abc, importlib.machinery, json, sys, types
+
+mode = sys.argv[5] if len(sys.argv) > 5 else ""
+if mode == "elsewhere":
+    import getpass, os, platform, socket, uuid
+    host, user, real_uname = "another-machine", "another-user", platform.uname()
+    socket.gethostname = lambda: host
+    socket.getfqdn = lambda name="": name or host + ".example.org"
+    platform.node = lambda: host
+    platform.uname = lambda: real_uname._replace(node=host)
+    if hasattr(os, "uname"):  # not on Windows
+        real_os_uname = os.uname()
+        os.uname = lambda: os.uname_result((real_os_uname[0], host, *real_os_uname[2:]))
+    uuid.getnode = lambda: 0x02ABCDEF0123
+    getpass.getuser = lambda: user
+    os.environ.update(HOSTNAME=host, COMPUTERNAME=host, USER=user, LOGNAME=user, USERNAME=user)
+
+class AddedField(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path, target=None):
+        spec = importlib.machinery.PathFinder.find_spec(name, path) if name == "llm_client.request" else None
+        if spec is not None and spec.loader is not None:
+            self.inner, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec):
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module):
+        self.inner.exec_module(module)
+        base = module.LLMRequest
+        field = ("seed", "int | None", dataclasses.field(default=None))
+        module.LLMRequest = dataclasses.make_dataclass(base.__name__, [field], bases=(base,), frozen=True)
+        module.LLMRequest.__module__, module.LLMRequest.__qualname__ = base.__module__, base.__qualname__
+
+if mode == "added_field":
+    sys.meta_path.insert(0, AddedField())
 
 def keys(request_module, key_module):
     request_type = importlib.import_module(request_module).LLMRequest
@@ -215,20 +280,19 @@ print(json.dumps(found))
 """
 
 
-@pytest.mark.points(1)
-@pytest.mark.hint(2)
-def test_key_is_the_same_in_another_process() -> None:
-    requests = [BASE, FULL, replace(FULL, stop=()), replace(FULL, prompt="Ein Primzahl, bitte: café 🙂", top_p=None)]
-    here = [make_cache_key(r) for r in requests]  # fails at once while the exercise is not started
+def _fields_of(req: LLMRequest) -> dict[str, Any]:
+    return {**req.__dict__, "stop": list(req.stop)}
+
+
+def _keys_in_a_new_process(requests: list[dict[str, Any]], *, hash_seed: str, mode: str = "") -> list[str]:
+    """make_cache_key of the request each of ``requests`` (its fields) describes, in a fresh Python process
+    with PYTHONHASHSEED ``hash_seed``, in the world ``mode`` makes (see _CHILD)."""
     package_parent = Path(llm_client.__file__).resolve().parent.parent
-    payload = json.dumps([{**r.__dict__, "stop": list(r.stop)} for r in requests])
-    # A hash seed that differs from this process's one: hash() of a str would change with it.
-    seed = "1" if os.environ.get("PYTHONHASHSEED") == "0" else "0"
-    env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(package_parent)}
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(package_parent)}
     child = subprocess.run(
         [
-            sys.executable, "-c", _CHILD, payload, str(package_parent / "llm_client"),
-            LLMRequest.__module__, make_cache_key.__module__,
+            sys.executable, "-c", _CHILD, json.dumps(requests), str(package_parent / "llm_client"),
+            LLMRequest.__module__, make_cache_key.__module__, *([mode] if mode else []),
         ],
         env=env,
         cwd=package_parent,
@@ -238,9 +302,27 @@ def test_key_is_the_same_in_another_process() -> None:
         check=False,
     )
     assert child.returncode == 0, f"a fresh Python process could not compute the keys:\n{child.stderr[-2000:]}"
-    there = json.loads(child.stdout)
+    keys: list[str] = json.loads(child.stdout)
+    return keys
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(2)
+def test_key_is_the_same_in_another_process() -> None:
+    requests = [BASE, FULL, replace(FULL, stop=()), replace(FULL, prompt="Ein Primzahl, bitte: café 🙂", top_p=None)]
+    here = [make_cache_key(r) for r in requests]  # fails at once while the exercise is not started
+    # A hash seed that differs from this process's one: hash() of a str would change with it.
+    seed = "1" if os.environ.get("PYTHONHASHSEED") == "0" else "0"
+    there = _keys_in_a_new_process([_fields_of(r) for r in requests], hash_seed=seed)
     assert there == here, (
         f"expected the same keys in a new process (PYTHONHASHSEED={seed}), got different ones:\n"
         f"  this process: {here[0]}\n  new process:  {there[0]}\n"
         "hash() changes from process to process; use hashlib (e.g. sha256) on a stable serialization"
+    )
+    # Caches are shared between machines (a SQLite file copied, one Redis): nothing of the machine in a key.
+    elsewhere = _keys_in_a_new_process([_fields_of(r) for r in requests], hash_seed=seed, mode="elsewhere")
+    assert elsewhere == here, (
+        "expected the same keys on another machine (another host name and user), got different ones:\n"
+        f"  this machine: {here[0]}\n  another:      {elsewhere[0]}\n"
+        "a cache is shared between machines through a SQLite file or Redis: key the request, nothing of the machine"
     )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -16,6 +18,7 @@ import respx
 
 import llm_client.providers.http as http_module
 from llm_client import (
+    AnthropicProvider,
     AuthenticationError,
     ConfigurationError,
     InvalidRequestError,
@@ -75,7 +78,16 @@ def answer_with(api: respx.MockRouter, response: httpx.Response | None = None, *
     return route.mock(return_value=response, **kwargs) if response is not None else route.mock(**kwargs)
 
 
-def raised_by(provider: OpenAIProvider, req: LLMRequest = REQ, timeout_s: float = 10.0) -> BaseException:
+def assert_names_provider_and_status(error: BaseException, provider: str, status: int) -> None:
+    """str(error) names the provider and the status: the facts of an error for a status, whatever the wording."""
+    text = str(error)
+    assert provider in text and re.search(rf"(?<![0-9]){status}(?![0-9])", text), (
+        f"expected the message of the error for HTTP {status} from {provider!r} to name the provider and the status "
+        f"(as in the stub's `described`), got {type(error).__name__}: {text!r}"
+    )
+
+
+def raised_by(provider: http_module.HTTPProvider, req: LLMRequest = REQ, timeout_s: float = 10.0) -> BaseException:
     try:
         got = provider.complete(req, timeout_s=timeout_s)
     except NotImplementedError:
@@ -127,6 +139,13 @@ def test_the_per_attempt_timeout_reaches_httpx(api: respx.MockRouter, provider: 
     assert timeout == expected, (
         f"expected httpx to get timeout=timeout_s (7.5 s for connect, read, write and pool), got {timeout}"
     )
+    for bad in (-1.0, 0, math.nan):
+        with pytest.raises(ValueError, match="timeout_s"):
+            provider.complete(REQ, timeout_s=bad)
+        assert route.call_count == 1, (
+            f"expected complete(timeout_s={bad!r}) to raise ValueError naming timeout_s before anything is sent "
+            "(keep check_attempt(req, timeout_s) first), got a request sent"
+        )
 
 
 @pytest.mark.points(1)
@@ -315,22 +334,26 @@ def test_408_and_409_are_retryable_errors(
 @pytest.mark.points(1)
 @pytest.mark.hint(2)
 def test_an_unexpected_status_is_a_malformed_response(api: respx.MockRouter, provider: OpenAIProvider) -> None:
-    unexpected = [httpx.Response(103), httpx.Response(199)]  # 3xx is a RedirectError, refused before the table
+    # Only a 2xx is an answer: a 1xx is not, even carrying a completion's body; 600 and above are no status the
+    # table names (not 5xx). A 3xx is a RedirectError, refused before the table.
+    unexpected = [httpx.Response(status, json=completion()) for status in (103, 199)]
+    unexpected += [httpx.Response(status, json=error_body("odd")) for status in (600, 999)]
     answer_with(api, side_effect=unexpected)
     for response in unexpected:
         status = response.status_code
         error = raised_by(provider)
         assert isinstance(error, MalformedResponseError), (
-            f"expected MalformedResponseError for HTTP {status} (not a success and not a status the table names: "
-            f"something odd in between), got {type(error).__name__}: {error}"
+            f"expected MalformedResponseError for HTTP {status} (not a success (only a 2xx is) and not a status the "
+            f"table names: something odd), got {type(error).__name__}: {error}"
         )
         assert error.status_code == status, f"expected status_code {status}, got {error.status_code!r}"
+        assert_names_provider_and_status(error, "openai", status)
 
 
 @pytest.mark.points(1)
 @pytest.mark.hint(2)
 def test_complete_raises_error_for_response_which_reads_quota_and_x_should_retry(
-    api: respx.MockRouter, provider: OpenAIProvider
+    api: respx.MockRouter, provider: OpenAIProvider, http_client: httpx.Client
 ) -> None:
     # error_for_response refines error_for_status's table: a quota 429, and x-should-retry (read without
     # exercise 4's file, which this exercise must not need).
@@ -355,6 +378,14 @@ def test_complete_raises_error_for_response_which_reads_quota_and_x_should_retry
         f"{type(error).__name__} with retryable {getattr(error, 'retryable', None)!r} (raise "
         "error_for_response(response, ...) for a non-2xx, not error_for_status)"
     )
+    assert_names_provider_and_status(error, "openai", 503)
+    # Each provider's errors name that provider (provider=self.name): an AnthropicProvider's say "anthropic".
+    with respx.mock(base_url="https://anthropic.example.test") as anthropic_api:
+        anthropic_api.post("/v1/messages").mock(return_value=httpx.Response(529, json=error_body("Overloaded")))
+        claude = AnthropicProvider(api_key=KEY, base_url="https://anthropic.example.test", http_client=http_client)
+        error = raised_by(claude)
+    assert isinstance(error, ServerError), f"expected ServerError for an Anthropic 529, got {type(error).__name__}"
+    assert_names_provider_and_status(error, "anthropic", 529)
 
 
 # -- errors from the network --------------------------------------------------------------
@@ -419,9 +450,10 @@ def test_any_other_httpx_error_is_an_llm_error_and_a_bug_is_raised_unchanged(
     ):
         answer_with(api, side_effect=failure)
         error = raised_by(provider)
-        assert isinstance(error, LLMError), (
-            f"expected an LLMError for {type(failure).__name__} (every httpx.HTTPError is the provider's failure), "
-            f"got {type(error).__name__}: {error}"
+        assert isinstance(error, LLMConnectionError), (
+            f"expected an LLMConnectionError for {type(failure).__name__} (every httpx.HTTPError is the provider's "
+            f"failure; any that is neither a timeout nor an unsupported URL is a connection error), got "
+            f"{type(error).__name__}: {error}"
         )
         assert error.__cause__ is failure, (
             f"expected the {type(failure).__name__} as __cause__ (raise ... from exc), got {error.__cause__!r}"
@@ -539,12 +571,14 @@ def test_error_for_status_and_error_for_transport_return_their_errors() -> None:
     expected_by_status = {
         400: InvalidRequestError, 401: AuthenticationError, 403: AuthenticationError, 404: InvalidRequestError,
         408: LLMTimeoutError, 409: ServerError, 422: InvalidRequestError,
-        500: ServerError, 502: ServerError, 503: ServerError, 529: ServerError,
+        500: ServerError, 502: ServerError, 503: ServerError, 529: ServerError, 599: ServerError,
+        600: MalformedResponseError, 999: MalformedResponseError,
     }
-    for status, expected in expected_by_status.items():
+    for index, (status, expected) in enumerate(expected_by_status.items()):
         message = f"demo message for {status}"
         response = httpx.Response(status, json={"error": {"message": message}})
-        error = error_for_status(response, provider="openai")
+        name = ("openai", "anthropic", "acme")[index % 3]
+        error = error_for_status(response, provider=name)
         assert isinstance(error, expected), (
             f"expected error_for_status to return {expected.__name__} for HTTP {status}, got {error!r}"
         )
@@ -552,6 +586,7 @@ def test_error_for_status_and_error_for_transport_return_their_errors() -> None:
             f"expected status_code {status} and provider_message {message!r} for HTTP {status}, got "
             f"{error.status_code!r} and {error.provider_message!r}"
         )
+        assert_names_provider_and_status(error, name, status)
     request = httpx.Request("POST", f"{BASE_URL}/chat/completions")
     transport_cases: list[tuple[httpx.HTTPError, type[Exception]]] = [
         (httpx.ConnectTimeout("timed out connecting", request=request), LLMTimeoutError),

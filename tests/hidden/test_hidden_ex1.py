@@ -7,12 +7,15 @@ child builds, then 503s past the end) and moves the fake clock by its cost; the 
 The clock moves only in attempts and sleeps, and the child's clock reads it as the script's last answer
 said: how often a clock is read is free. The script records every question.
 
-Compared between the submission and the reference: each call's text or error (class, bases, fields, the
-chain of causes; the wording free), which of the provider's exceptions the error, its last_error and its
-cause are, the warnings' categories; the trace (each attempt with its request and timeout, each wait asked
-with its error and attempt, each sleep, each cache read and write) and what the cache holds at the end; the
-log events (logger, level, and the fields the contract names; the request id only by which events share
-one). The AsyncLLMClient runs the same sequences: it reuses after_failure.
+Compared between the submission and the reference: each call's whole answer as ``call_response`` returns it
+(text, model, finish_reason, usage, request_id, from_cache: a stored answer is ``LLMResponse(text,
+req.model)``, so it reports the request's model) or its error (class, bases, fields, the chain of causes; the
+wording free), which of the provider's exceptions the error, its last_error and its cause are, the warnings'
+categories; the trace (each attempt with its request and timeout, each wait asked with its error and attempt,
+each sleep, each cache read and write, every read counted: a call reads the cache once, since an entry evicted
+between two reads would turn a hit into no answer) and what the cache holds at the end; the log events
+(logger, level, and the fields the contract names; the request id only by which events share one). The
+AsyncLLMClient runs the same sequences: it reuses after_failure.
 """
 
 from __future__ import annotations
@@ -92,7 +95,10 @@ class Script:
             n = made - 1
         reply: dict[str, Any] = replies[n] if n < len(replies) else FILLER
         self.now += reply["cost_s"]
-        return {**{k: v for k, v in reply.items() if k != "cost_s"}, "now": self.now}
+        # An answer carries the provider's request id and usage, so that the response returned is told apart
+        # from one rebuilt from its text.
+        made_by = {"request_id": f"provider-{self.attempts}", "usage": {"output_tokens": self.attempts}}
+        return {**made_by, **{k: v for k, v in reply.items() if k != "cost_s"}, "now": self.now}
 
     def __call__(self, kind: str, args: dict[str, Any]) -> Any:
         if kind == "cache.seed":
@@ -128,14 +134,25 @@ def _events(outcome: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
-def _reads_once(trace: list[list[Any]]) -> list[list[Any]]:
-    """``trace`` with a cache read repeated at once (same key, nothing between) counted once: reading the
-    stored text again after testing it is not a mistake."""
-    kept: list[list[Any]] = []
-    for entry in trace:
-        if not (entry[0] == "cache.get" and kept and kept[-1] == entry):
-            kept.append(entry)
-    return kept
+def _first_difference(got: Any, want: Any, path: tuple[str, ...] = ()) -> str:
+    """Where two descriptions first differ, and how (``call 0: outcome.model.value: expected 'm', got 'x'``)."""
+    if type(got) is type(want) and isinstance(got, dict) and got != want:
+        for key in [*want, *(k for k in got if k not in want)]:
+            if got.get(key, "<missing>") != want.get(key, "<missing>"):
+                step = () if key in ("items", "fields") else (str(key),)
+                return _first_difference(got.get(key, "<missing>"), want.get(key, "<missing>"), (*path, *step))
+    if type(got) is type(want) and isinstance(got, list) and len(got) == len(want) and got != want:
+        for index, (a, e) in enumerate(zip(got, want, strict=True)):
+            if a != e:
+                return _first_difference(a, e, (*path, str(index)))
+    where = ".".join(path[1:]) if path else ""
+    call = f"call {path[0]}: " if path else ""
+    return f"{call}{where or 'the outcome'}: expected {_short(want, 300)}, got {_short(got, 300)}"
+
+
+def _count(trace: list[list[Any]], kind: str) -> int:
+    """How many of ``trace``'s questions are of ``kind``."""
+    return sum(1 for entry in trace if entry[0] == kind)
 
 
 def _part(result: dict[str, Any], name: str) -> Any:
@@ -171,9 +188,17 @@ def same_run(
     result, expected = wire.without(got["result"], FREE), wire.without(want["result"], FREE)
     outcomes, expected_outcomes = _part(result, "calls"), _part(expected, "calls")
     assert outcomes == expected_outcomes, (
-        f"{what}: expected the calls to end with {_short(expected_outcomes, 1500)}, got {_short(outcomes, 1500)}"
+        f"{what}: {_first_difference(outcomes, expected_outcomes)}; expected the calls to end with "
+        f"{_short(expected_outcomes, 1500)}, got {_short(outcomes, 1500)}"
     )
-    trace, expected_trace = _reads_once(mine.trace), _reads_once(theirs.trace)
+    # Every cache read counts: reading again after a hit (test, then get) is a second read, and an entry
+    # evicted in between (a TTL, an LRU, another process) turns the hit into an answer of None.
+    trace, expected_trace = mine.trace, theirs.trace
+    reads, expected_reads = _count(trace, "cache.get"), _count(expected_trace, "cache.get")
+    assert reads == expected_reads, (
+        f"{what}: expected {expected_reads} cache read(s) (one per call that uses the cache: keep what get "
+        f"returned, never read again), got {reads}: the trace {_short(trace, 1500)}"
+    )
     assert trace == expected_trace, (
         f"{what}: expected the calls to the provider, the wait rule, sleep and the cache "
         f"{_short(expected_trace, 1500)}, got {_short(trace, 1500)}"

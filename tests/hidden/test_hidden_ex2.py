@@ -2,10 +2,11 @@
 
 The key's text is free (only a str is promised): what is compared is which requests of a batch share a
 key. Two requests must share one exactly when they are equal field by field (``temperature=1`` and
-``1.0``, ``stop`` as a list or a tuple; a setting left unset, None, equal to no value), and a key must be the
-same in another process. Each batch is
-a generated request, and requests built from it that differ in one field, that are equal but built
-another way, or whose values, joined, would read alike.
+``1.0``, ``stop`` as a list or a tuple; a setting left unset, None, equal to no value: every field whose
+default is None is tried unset and at values a default might take), a field added to LLMRequest later
+counts as well (the child adds one, ``seed``), and a key must be the same in another process and on another
+machine (another host name and user). Each batch is a generated request, and requests built from it that
+differ in one field, that are equal but built another way, or whose values, joined, would read alike.
 """
 
 from __future__ import annotations
@@ -58,6 +59,19 @@ SEPARATORS = [
     "; ",
 ]
 NAMINGS = ["", "{}=", "{}:", "{}: ", "'{}': ", '"{}": ']
+#: For each field whose default is None (unset: never sent, so the provider's own default applies), values
+#: that default might be mistaken for: an unset setting must get a key of its own, apart from each of them.
+#: (A blank text is no value of a text field: LLMRequest refuses it.) The reference's fields must match.
+UNSET_LOOKALIKES: dict[str, list[Any]] = {
+    "system_prompt": ["You are a helpful assistant.", "None", "null", "none", "default", "0", "()"],
+    "temperature": [0, 0.0, 1, 1.0, 0.7, 0.5, 0.2, 2.0],
+    "max_tokens": [1, 16, 100, 256, 512, 1000, 1024, 2048, 4000, 4096, 8192, 16384, 32768, 65536, 128000],
+    "top_p": [1, 1.0, 0.9, 0.95, 0.5, 0.1],
+    "reasoning_effort": ["none", "minimal", "low", "medium", "high", "xhigh", "default", "None", "null"],
+}
+#: The field the child adds to LLMRequest (ops/ex2.py, ADDED_FIELD), and values it is given.
+ADDED_FIELD = "seed"
+ADDED_VALUES: list[Any] = [None, 0, 1, 7, 42, 1234]
 #: A failing example is reported as found: shrinking a batch would ask the children hundreds of times more.
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
@@ -231,6 +245,17 @@ def one_field_changes(base: Spec) -> list[Spec]:
     if len(stop) >= 2:
         stops += [[stop[0] + "," + stop[1], *stop[2:]], [stop[0] + stop[1], *stop[2:]]]
     out += [{**base, "stop": s} for s in stops if s != stop and all(s)]
+    # Whatever base holds, each field whose default is None unset and at each value its default might be.
+    for name, values in UNSET_LOOKALIKES.items():
+        out += [{**base, name: None}, *({**base, name: value} for value in values)]
+    return out
+
+
+def added_field_changes(base: Spec) -> list[Spec]:
+    """Requests of LLMRequest with a field added later (``ADDED_FIELD``) that differ from ``base`` in it
+    only, and equal ones built another way."""
+    out: list[Spec] = [{**base, ADDED_FIELD: value} for value in ADDED_VALUES]
+    out += [dict(base), {**base, ADDED_FIELD: 42, "build": "positional"}, {**base, ADDED_FIELD: 7, "build": "replace"}]
     return out
 
 
@@ -329,9 +354,10 @@ def _show(spec: Spec) -> str:
     return repr({k: v for k, v in spec.items() if k != "stop_as" or v != "tuple"})[:400]
 
 
-def same_sharing(pair: Pair, batch: list[Spec]) -> list[int]:
-    """Assert that the submission's keys of ``batch`` are shared exactly where the reference's are."""
-    got, want = pair.run("ex2.keys", requests=batch)
+def same_sharing(pair: Pair, batch: list[Spec], *, op: str = "ex2.keys", note: str = "") -> list[int]:
+    """Assert that the submission's keys of ``batch`` (made by ``op``) are shared exactly where the reference's
+    are; ``note`` ends a failure's message."""
+    got, want = pair.run(op, requests=batch)
     expected = _groups(want, len(batch))
     actual = _groups(got, len(batch))
     for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
@@ -340,20 +366,41 @@ def same_sharing(pair: Pair, batch: list[Spec]) -> list[int]:
         if a != index:  # the submission gives request `index` the key of an earlier, different request
             raise AssertionError(
                 f"expected different keys for two different requests, got the same for\n  {_show(batch[a])}\n"
-                f"  {_show(batch[index])}"
+                f"  {_show(batch[index])}{note}"
             )
         raise AssertionError(
             f"expected the same key for two equal requests, got two keys for\n  {_show(batch[e])}\n"
-            f"  {_show(batch[index])}"
+            f"  {_show(batch[index])}{note}"
         )
     return actual
+
+
+@pytest.fixture(scope="module")
+def unset_lookalikes(pair: Pair) -> dict[str, list[Any]]:
+    """UNSET_LOOKALIKES, once checked against the reference: it names every field whose default is None."""
+    described = pair.reference.call("ex2.unset_fields")["result"]
+    names = [item["value"] for item in described["ok"]["items"]]
+    assert names == list(UNSET_LOOKALIKES), (
+        f"UNSET_LOOKALIKES names {list(UNSET_LOOKALIKES)}, but the fields of LLMRequest whose default is None are "
+        f"{names}: give each one values its default might be mistaken for"
+    )
+    return UNSET_LOOKALIKES
 
 
 @pytest.mark.points(5)
 @settings(max_examples=40, phases=NO_SHRINK)
 @given(base=requests())
-def test_a_request_that_differs_in_one_field_gets_another_key(pair: Pair, base: Spec) -> None:
+def test_a_request_that_differs_in_one_field_gets_another_key(
+    pair: Pair, unset_lookalikes: dict[str, list[Any]], base: Spec
+) -> None:
     same_sharing(pair, [base, *one_field_changes(base)])
+    same_sharing(
+        pair,
+        [base, *added_field_changes(base)],
+        op="ex2.keys_with_added_field",
+        note=f"\n({ADDED_FIELD} is a field added to LLMRequest later: every field of the request counts, so list "
+        "them with dataclasses.fields instead of naming today's)",
+    )
 
 
 @pytest.mark.points(2)
@@ -379,10 +426,19 @@ def another_submission(submission: Child) -> Iterator[Child]:
         yield child
 
 
+@pytest.fixture(scope="module")
+def another_machine(submission: Child) -> Iterator[Child]:
+    """The same submission in a process that runs ``ex2.keys_elsewhere``: as if on another machine."""
+    with Child(submission.package_parent, label="submission-elsewhere") as child:
+        yield child
+
+
 @pytest.mark.points(2)
 @settings(max_examples=10, phases=NO_SHRINK)
 @given(batch=st.lists(requests(), min_size=1, max_size=8))
-def test_a_key_is_the_same_in_another_process(pair: Pair, another_submission: Child, batch: list[Spec]) -> None:
+def test_a_key_is_the_same_in_another_process(
+    pair: Pair, another_submission: Child, another_machine: Child, batch: list[Spec]
+) -> None:
     batch = [*batch, *[spec for base in batch[:2] for spec in one_field_changes(base)[:10]]]
     here = pair.submission.call("ex2.keys", requests=batch)
     there = another_submission.call("ex2.keys", requests=batch)
@@ -391,6 +447,14 @@ def test_a_key_is_the_same_in_another_process(pair: Pair, another_submission: Ch
     assert here["result"] == there["result"], (
         "expected the same keys in another process, got different ones: hash() changes from process to process; "
         f"use hashlib on a stable serialization\n  one process: {str(here)[:300]}\n  another:     {str(there)[:300]}"
+    )
+    # Caches are shared between machines (a SQLite file copied, one Redis): nothing of the machine in a key.
+    elsewhere = another_machine.call("ex2.keys_elsewhere", requests=batch)
+    _groups(elsewhere, len(batch))
+    assert here["result"] == elsewhere["result"], (
+        "expected the same keys on another machine (another host name and user), got different ones: a cache "
+        "is shared between machines through a SQLite file or Redis, so a key holds the request and nothing of "
+        f"the machine\n  this machine: {str(here)[:300]}\n  another:      {str(elsewhere)[:300]}"
     )
 
 

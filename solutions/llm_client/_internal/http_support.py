@@ -282,7 +282,8 @@ def is_quota(response: httpx.Response) -> bool:
 
 
 def retry_after_applies(status: int) -> bool:
-    return status in (408, 409) or status >= 500
+    """True for a status whose Retry-After error_for_response reads: 408, 409 and 5xx (500-599)."""
+    return status in (408, 409) or 500 <= status < 600
 
 
 def asked_wait(response: httpx.Response) -> float | None:

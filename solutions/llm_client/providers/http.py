@@ -88,7 +88,7 @@ def error_for_status(response: httpx.Response, *, provider: str) -> ProviderErro
         return RateLimitError(described, retry_after=parse_retry_after(response.headers), **kwargs)
     if status == 408:
         return LLMTimeoutError(described, **kwargs)
-    if status == 409 or status >= 500:
+    if status == 409 or 500 <= status < 600:
         return ServerError(described, **kwargs)
     if status in (401, 403):
         return AuthenticationError(described, **kwargs)

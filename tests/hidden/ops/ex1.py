@@ -9,9 +9,11 @@ the cache's contents, and records every question. ``key_fn`` is a
 stand-in (``"key:" + prompt``), so exercise 2 is never used, nor exercises 3 and
 4 (the wait rule is the grader's).
 
-What comes back, per call: the text or the error (described), which of the
-provider's own exceptions the error, its ``last_error`` and its ``__cause__`` are
-(by identity), and the categories of the warnings the call raised; for the
+What comes back, per call: the whole answer ``call_response`` returns (text, model,
+finish_reason, usage, request_id, from_cache: a stored answer's included) or the
+error (described), which of the provider's own exceptions the error, its
+``last_error`` and its ``__cause__`` are (by identity), and the categories of the
+warnings the call raised; for the
 whole run, which call each ``llm_client`` log record belongs to and the request
 id it carries, as a token (``id0``, ``id1`` ... in order of appearance: the ids
 are random, only which records share one counts).
@@ -121,7 +123,13 @@ def call_sequence(
             error = _build_error(answer["raise"])
             raised.append(error)
             raise error
-        return LLMResponse(answer["text"], req.model, finish_reason=answer.get("finish_reason"))
+        return LLMResponse(
+            answer["text"],
+            req.model,
+            finish_reason=answer.get("finish_reason"),
+            usage=answer.get("usage", {}),
+            request_id=answer.get("request_id"),
+        )
 
     class Provider:
         name = "hidden"
@@ -199,10 +207,11 @@ def call_sequence(
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
+                    # call_response: call()'s text and the rest of the answer (a stored one's model, from_cache)
                     if use_async:
-                        outcome = asyncio.run(client.call(req, **call.get("options", {})))
+                        outcome = asyncio.run(client.call_response(req, **call.get("options", {})))
                     else:
-                        outcome = client.call(req, **call.get("options", {}))
+                        outcome = client.call_response(req, **call.get("options", {}))
                 except (Exception, Runaway) as exc:
                     outcome = exc
             seen.append(

@@ -4,8 +4,8 @@ Exercise 4's parse_retry_after is stood in for while an operation runs (the
 grader's own copy, reading an HTTP-date relative to a fixed now), so exercise 6
 is graded alone and a date's wait is the same in both children.
 
-``complete`` builds an ``OpenAIProvider`` for the grader's loopback server
-(tests/hidden/loopback.py) and makes one call. Besides its outcome it returns
+``complete`` builds an ``OpenAIProvider`` (or an ``AnthropicProvider``) for the
+grader's loopback server (tests/hidden/loopback.py) and makes one call. Besides its outcome it returns
 which transports carried requests: the provider's own client (``BoundedTransport``,
 the sender's), or the client given to the provider (``given client``), or an
 ``httpx.HTTPTransport`` of some other client (any client made on the side, the
@@ -222,15 +222,19 @@ def complete(
     max_response_bytes: int | None = None,
     transport_raises: str | None = None,
     raise_text: str = "",
+    provider: str = "openai",
+    transport_answers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``OpenAIProvider(api_key=key, base_url="http://HOST:PORT/v1", ...).complete(req, timeout_s=...)``.
+    """``OpenAIProvider(api_key=key, base_url="http://HOST:PORT/v1", ...).complete(req, timeout_s=...)``, or
+    with ``provider="anthropic"`` ``AnthropicProvider(api_key=key, base_url="http://HOST:PORT", ...)``.
 
     Returns ``{"returned": response}`` or ``{"raised": error}``, with ``sent`` (the transports that carried
     a request, see the module docstring) and whether httpx's or httpcore's log records showed the key.
     ``transport_raises``: the given client's transport raises this httpx error (an httpx class's name, or
     one of the subclasses above), or ValueError (a bug below complete), with ``raise_text``, instead of
-    sending."""
-    from llm_client import OpenAIProvider
+    sending. ``transport_answers``: the given client's transport answers ``{"status", "headers", "body"}``
+    itself, in memory (a status no connection hands over, such as a 1xx), instead of sending."""
+    from llm_client import AnthropicProvider, OpenAIProvider
     from llm_client.request import LLMRequest
 
     sent: list[dict[str, Any]] = []
@@ -250,6 +254,13 @@ def complete(
                 raise ValueError(raise_text)
             if transport_raises is not None:
                 raise _transport_error(transport_raises, raise_text, request)
+            if transport_answers is not None:
+                return httpx.Response(
+                    transport_answers["status"],
+                    headers=[(name, value) for name, value in transport_answers.get("headers", [])],
+                    content=str(transport_answers.get("body", "")).encode("utf-8"),
+                    request=request,
+                )
             return original(self.inner, request)
 
         def close(self) -> None:
@@ -259,26 +270,29 @@ def complete(
     if reasoning is not None:
         options["reasoning"] = reasoning
     outcome: dict[str, Any] = {}
-    provider = client = None
+    made: Any = None
+    client = None
     with _http_logs() as logs:
         httpx.HTTPTransport.handle_request = watched  # type: ignore[method-assign]
         httpx.create_ssl_context = _httpx_default.create_ssl_context = _made_once  # type: ignore[assignment]
         try:
             client = httpx.Client(transport=GivenTransport()) if given_client else None
-            provider = OpenAIProvider(
-                api_key=key, base_url=f"http://{host}:{port}/v1", http_client=client, **options
-            )
+            if provider == "anthropic":
+                options.pop("reasoning", None)
+                made = AnthropicProvider(api_key=key, base_url=f"http://{host}:{port}", http_client=client, **options)
+            else:
+                made = OpenAIProvider(api_key=key, base_url=f"http://{host}:{port}/v1", http_client=client, **options)
             with exercise_4_stood_in():
                 try:
-                    outcome["returned"] = provider.complete(LLMRequest(**req), timeout_s=timeout_s)
+                    outcome["returned"] = made.complete(LLMRequest(**req), timeout_s=timeout_s)
                 except Exception as exc:  # the graded call's failure is what is described
                     outcome["raised"] = exc
                     outcome["provider_details"] = {name: getattr(exc, name, None) for name in DETAILS}
         finally:
             httpx.HTTPTransport.handle_request = original  # type: ignore[method-assign]
             httpx.create_ssl_context = _httpx_default.create_ssl_context = _CREATE_SSL_CONTEXT
-            if provider is not None:
-                provider.close()
+            if made is not None:
+                made.close()
             if client is not None:
                 client.close()
     outcome["sent"] = sent
