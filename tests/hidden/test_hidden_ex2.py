@@ -119,7 +119,7 @@ top_ps = st.one_of(
 def requests(draw: st.DrawFn) -> Spec:
     prompt = draw(texts)
     if draw(st.integers(min_value=0, max_value=4)) == 0:
-        prompt = (prompt + " ") * (210 // (len(prompt) + 1) + 1)  # longer than 200 characters
+        prompt = (prompt + " ") * (4100 // (len(prompt) + 1) + 1)  # longer than 4096 characters
     return {
         "model": draw(texts),
         "prompt": prompt,
@@ -164,7 +164,9 @@ def _text_changes(value: str) -> list[str]:
         value.replace(" ", "  "),
         value + value,
     ]
-    long = (value + " ") * (210 // (len(value) + 1) + 1)
+    # Two values that differ only after their first 4096 characters: a key that keeps only a prefix of a text
+    # (to bound its size) gives them one key.
+    long = (value + " ") * (4100 // (len(value) + 1) + 1)
     changed += [long + "A", long + "B"]
     return [text for text in changed if _valid_text(text) and text != value]
 
