@@ -440,7 +440,7 @@ def test_an_unsupported_protocol_is_a_configuration_error_never_retried(
 
 @pytest.mark.points(1)
 @pytest.mark.hint(3)
-def test_any_other_httpx_error_is_an_llm_error_and_a_bug_is_raised_unchanged(
+def test_any_other_httpx_error_is_a_connection_error_and_a_bug_is_raised_unchanged(
     api: respx.MockRouter, provider: OpenAIProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for failure in (
