@@ -170,6 +170,19 @@ def run(stream: Iterator[str]) -> tuple[list[str], BaseException | None]:
     return got, None
 
 
+async def arun(llm: AsyncLLMClient) -> tuple[list[str], BaseException | None]:
+    """:func:`run` for the async client's stream of REQ; the client is closed after."""
+    got: list[str] = []
+    try:
+        async for delta in llm.stream(REQ):
+            got.append(delta)
+    except Exception as exc:
+        return got, exc
+    finally:
+        await llm.aclose()
+    return got, None
+
+
 def on_a_thread(work: Callable[[], Any]) -> Any:
     """Run ``work`` on a daemon thread, waiting at most 10 s: a broken bound fails the test, never hangs it."""
     result: list[Any] = []
@@ -273,20 +286,8 @@ def test_leaving_an_async_for_early_closes_the_connection_while_the_loop_runs() 
 
 def test_the_async_stream_keeps_the_idle_bound_through_comments() -> None:
     with StreamServer(text_then_comments) as server:
-
-        async def main() -> tuple[list[str], BaseException | None]:
-            llm = AsyncLLMClient(openai_provider(server), timeout_s=TINY_S)
-            got: list[str] = []
-            try:
-                async for delta in llm.stream(REQ):
-                    got.append(delta)
-            except Exception as exc:
-                return got, exc
-            finally:
-                await llm.aclose()
-            return got, None
-
-        got, error = on_a_thread(lambda: asyncio.run(main()))
+        llm = AsyncLLMClient(openai_provider(server), timeout_s=TINY_S)
+        got, error = on_a_thread(lambda: asyncio.run(arun(llm)))
     assert got == ["Hi"] and isinstance(error, StreamInterruptedError)
     assert isinstance(error.cause, LLMTimeoutError)
 
@@ -337,20 +338,8 @@ def test_a_stream_broken_after_a_2xx_ends_in_an_llm_error_with_the_request_id(ca
         if mode == "sync":
             got, error = on_a_thread(lambda: run(sync_client(provider, max_retries=0).stream(REQ)))
         else:
-
-            async def main() -> tuple[list[str], BaseException | None]:
-                llm = AsyncLLMClient(provider, max_retries=0, sleep=lambda s: asyncio.sleep(0))
-                got: list[str] = []
-                try:
-                    async for delta in llm.stream(REQ):
-                        got.append(delta)
-                except Exception as exc:
-                    return got, exc
-                finally:
-                    await llm.aclose()
-                return got, None
-
-            got, error = on_a_thread(lambda: asyncio.run(main()))
+            llm = AsyncLLMClient(provider, max_retries=0, sleep=lambda s: asyncio.sleep(0))
+            got, error = on_a_thread(lambda: asyncio.run(arun(llm)))
     assert isinstance(error, LLMError), f"{case}: {error!r} escaped the client"
     assert got == (["Hi"] if "text then" in case else [])
     if got:
