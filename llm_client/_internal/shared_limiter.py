@@ -667,7 +667,7 @@ class SharedLimiter(AdaptiveLimiter):
         level = bucket.level(now)
         tolerance = min(max(2.0, 0.02 * told.limit), 0.25 * capacity)
         round_trip = max(0.0, now - turn.redis_at)
-        settled = turn.redis_at - state.burst_at >= _SETTLE_TRIPS * round_trip and turn.redis_at > state.burst_at
+        settled = turn.redis_at - state.burst_at > _SETTLE_TRIPS * round_trip
         if not first:
             if abs(target - level) <= tolerance or (target > level and (state.ceiling is not None or not settled)):
                 return bucket

@@ -176,7 +176,7 @@ def _body(response: httpx.Response) -> Any:
     """The response's JSON body, or None: not JSON, or a streamed body already consumed (never read again)."""
     try:
         return response.json()
-    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead, httpx.StreamConsumed):
+    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):
         return None
 
 
